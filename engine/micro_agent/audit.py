@@ -1,0 +1,393 @@
+"""The SQLite audit log: every attempt of every run, kept in a project-local database.
+
+`AuditLog` observes engine events and writes one committed row per finished iteration, so a run cut
+short keeps every iteration it finished. A failed write warns once on stderr and the run goes on.
+The query functions below serve `micro-agent audit` and the language server.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
+
+BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run
+HISTORY_CAP_CHARS = 4000
+TRUNCATED = "[truncated]"
+OUTCOMES = ("success", "failed", "budget_exhausted", "interrupted", "error")
+
+# Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
+# Never edit a released step; append a new one (columns go at the end of their table).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        f"""CREATE TABLE runs (
+            run_id           TEXT PRIMARY KEY,
+            started_at       TEXT NOT NULL,
+            finished_at      TEXT,
+            target           TEXT NOT NULL,
+            objective        TEXT NOT NULL DEFAULT '',
+            outcome          TEXT CHECK (outcome IS NULL OR outcome IN {OUTCOMES}),
+            solved_by_tier   TEXT,
+            total_iterations INTEGER NOT NULL DEFAULT 0,
+            total_cost_usd   REAL NOT NULL DEFAULT 0,
+            root             TEXT
+        )""",
+        """CREATE TABLE tier_attempts (
+            id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id              TEXT NOT NULL REFERENCES runs (run_id),
+            tier_index          INTEGER NOT NULL,
+            tier_name           TEXT NOT NULL,
+            tier_mode           TEXT NOT NULL CHECK (tier_mode IN ('simple', 'full')),
+            model               TEXT NOT NULL,
+            iteration           INTEGER NOT NULL,
+            code_change_summary TEXT NOT NULL DEFAULT '',
+            test_status         TEXT NOT NULL CHECK (test_status IN ('passed', 'failed', 'error')),
+            failed_tests        TEXT NOT NULL DEFAULT '[]',
+            error_messages      TEXT NOT NULL DEFAULT '[]',
+            cost_usd            REAL NOT NULL DEFAULT 0,
+            duration_ms         INTEGER NOT NULL DEFAULT 0,
+            created_at          TEXT NOT NULL
+        )""",
+        """CREATE TABLE escalations (
+            id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id             TEXT NOT NULL REFERENCES runs (run_id),
+            from_tier          TEXT NOT NULL,
+            to_tier            TEXT NOT NULL,
+            reason             TEXT NOT NULL DEFAULT '',
+            summary            TEXT NOT NULL DEFAULT '',
+            remaining_cost_usd REAL,
+            remaining_minutes  REAL,
+            created_at         TEXT NOT NULL
+        )""",
+        "CREATE INDEX runs_by_target ON runs (target, started_at)",
+        "CREATE INDEX runs_by_start ON runs (started_at)",
+        "CREATE INDEX attempts_by_run ON tier_attempts (run_id, id)",
+        "CREATE INDEX escalations_by_run ON escalations (run_id, id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# ---------------------------------------------------------------- opening
+
+
+def open_db(db_path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """Connect to the audit database. Writable: create it (and its folder), switch it to WAL and
+    migrate it to the current schema. Read-only: the file must exist; nothing is changed.
+
+    The connection is in autocommit mode (every statement commits on its own) and returns
+    `sqlite3.Row` rows. Raises `sqlite3.Error` or `OSError`.
+    """
+    db_path = Path(db_path)
+    if readonly:
+        if not db_path.is_file():
+            raise sqlite3.OperationalError(f"no database file at {db_path}")
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None, check_same_thread=False)
+    else:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    if not readonly:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
+    """Apply the steps this database has not had yet, all in one transaction. Returns the new version."""
+    if schema_version(conn) >= len(migrations):
+        return schema_version(conn)
+    conn.execute("BEGIN IMMEDIATE")  # another process may be migrating too: re-read under the lock
+    try:
+        version = schema_version(conn)
+        for number, statements in enumerate(migrations[version:], start=version + 1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return schema_version(conn)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def iso_utc(at: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds: `2025-06-01T09:30:00.123Z` (sorts as text, SQLite reads it)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _stderr_warning(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+    text = str(exc)
+    if text == "unable to open database file":
+        return "cannot create or open the file; check that its folder exists and is writable"
+    return text
+
+
+class AuditLog:
+    """Observer of engine events (micro_agent.events): call it with each event.
+
+    Writes are best-effort: any failure warns once per AuditLog and never raises. Safe to call from
+    the engine's worker thread; the database is opened on the first event it keeps.
+    """
+
+    def __init__(self, db_path: Path, warn: Callable[[str], None] = _stderr_warning):
+        self.db_path = Path(db_path)
+        self._warn = warn
+        self._warned = False
+        self._closed = False
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._unwritten_runs: dict[str, RunStarted] = {}  # runs whose row is not in the DB yet
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, (RunStarted, IterationFinished, Escalated, RunFinished)):
+            return
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._write(self._connection(), event)
+            except (sqlite3.Error, OSError) as exc:
+                self._warn_once(exc)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> "AuditLog":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_db(self.db_path)
+        return self._conn
+
+    def _warn_once(self, exc: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            self._warn(f"micro-agent: audit log {self.db_path} not written ({_reason(exc)}); the run goes on")
+
+    def _write(self, conn: sqlite3.Connection, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._unwritten_runs[event.run_id] = event
+        started = self._unwritten_runs.get(event.run_id)
+        if started is not None:  # also retries a run row that an earlier, failed write missed
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, started_at, target, objective, root) VALUES (?, ?, ?, ?, ?)",
+                (started.run_id, iso_utc(started.at), started.target, started.objective, started.root),
+            )
+            del self._unwritten_runs[event.run_id]
+        if isinstance(event, IterationFinished):
+            conn.execute(
+                """INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration,
+                       code_change_summary, test_status, failed_tests, error_messages, cost_usd, duration_ms,
+                       created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (event.run_id, event.tier_index, event.tier_name, event.tier_mode, event.model, event.iteration,
+                 event.change_summary, event.test_status, json.dumps(event.failed_tests),
+                 json.dumps(event.error_messages), event.cost_usd, event.duration_ms, iso_utc(event.at)),
+            )
+        elif isinstance(event, Escalated):
+            conn.execute(
+                """INSERT INTO escalations (run_id, from_tier, to_tier, reason, summary, remaining_cost_usd,
+                       remaining_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (event.run_id, event.from_tier, event.to_tier, event.reason, event.summary,
+                 event.remaining_cost_usd, event.remaining_minutes, iso_utc(event.at)),
+            )
+        elif isinstance(event, RunFinished):
+            report = event.report
+            conn.execute(
+                """UPDATE runs SET finished_at = ?, outcome = ?, solved_by_tier = ?, total_iterations = ?,
+                       total_cost_usd = ? WHERE run_id = ?""",
+                (iso_utc(event.at), report.outcome, report.solved_by_tier, report.total_iterations,
+                 report.total_cost_usd, event.run_id),
+            )
+
+
+# ---------------------------------------------------------------- reading
+
+
+class AmbiguousRunId(LookupError):
+    """A run id prefix that matches more than one run."""
+
+    def __init__(self, prefix: str, matches: list[str]):
+        self.prefix = prefix
+        self.matches = matches
+        super().__init__(f"run id {prefix!r} matches {len(matches)} runs")
+
+
+# every run, with the tier its last attempt ran in (the LSP's `escalate` starts a new run after it)
+_RUNS_SQL = """
+    SELECT runs.*,
+           (SELECT tier_index FROM tier_attempts a WHERE a.run_id = runs.run_id ORDER BY a.id DESC LIMIT 1)
+               AS last_tier_index,
+           (SELECT tier_name FROM tier_attempts a WHERE a.run_id = runs.run_id ORDER BY a.id DESC LIMIT 1)
+               AS last_tier_name
+    FROM runs
+"""
+
+
+def list_runs(conn: sqlite3.Connection, limit: int = 50, target: str | None = None) -> list[dict]:
+    """The newest runs first, optionally only those on `target` (as recorded: relative to the root)."""
+    where, params = ("WHERE target = ?", [target]) if target is not None else ("", [])
+    rows = conn.execute(f"{_RUNS_SQL} {where} ORDER BY started_at DESC, rowid DESC LIMIT ?", [*params, limit])
+    return [dict(row) for row in rows]
+
+
+def get_run(conn: sqlite3.Connection, run_id_prefix: str) -> dict | None:
+    """The run whose id is or starts with `run_id_prefix`; None when none does.
+
+    Raises AmbiguousRunId when the prefix matches several runs.
+    """
+    prefix = run_id_prefix.strip()
+    if not prefix:
+        return None
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = conn.execute(f"{_RUNS_SQL} WHERE run_id LIKE ? ESCAPE '\\' ORDER BY started_at LIMIT 11",
+                        [escaped + "%"]).fetchall()
+    exact = [row for row in rows if row["run_id"] == prefix]
+    if exact or len(rows) == 1:
+        return dict((exact or rows)[0])
+    if rows:
+        raise AmbiguousRunId(prefix, [row["run_id"] for row in rows])
+    return None
+
+
+def _attempt(row: sqlite3.Row) -> dict:
+    attempt = dict(row)
+    attempt["failed_tests"] = _json_list(attempt["failed_tests"])
+    attempt["error_messages"] = _json_list(attempt["error_messages"])
+    return attempt
+
+
+def _json_list(text: str | None) -> list:
+    try:
+        value = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        return [text]
+    return value if isinstance(value, list) else [value]
+
+
+def get_attempts(conn: sqlite3.Connection, run_id: str) -> list[dict]:
+    """The run's attempts in the order they finished; `failed_tests` and `error_messages` as lists."""
+    rows = conn.execute("SELECT * FROM tier_attempts WHERE run_id = ? ORDER BY id", [run_id])
+    return [_attempt(row) for row in rows]
+
+
+def get_escalations(conn: sqlite3.Connection, run_id: str) -> list[dict]:
+    rows = conn.execute("SELECT * FROM escalations WHERE run_id = ? ORDER BY id", [run_id])
+    return [dict(row) for row in rows]
+
+
+def last_run_for_target(conn: sqlite3.Connection, target: str) -> dict | None:
+    """The newest run on `target`, with `last_tier_index`/`last_tier_name` (None when it has no attempts)."""
+    runs = list_runs(conn, limit=1, target=target)
+    return runs[0] if runs else None
+
+
+# ---------------------------------------------------------------- failure history
+
+
+def failure_history(conn: sqlite3.Connection, run_id: str) -> str:
+    """The run's accumulated failure summary, as a new run is seeded with it (spec 002, Decision 3).
+
+    One section per tier that ran without passing, oldest first, under
+    `=== TIER n FAILURES: name (k iterations) ===`. A tier's body is the summary the engine recorded
+    when it escalated from that tier, or one built from its attempts. Empty when nothing failed.
+    """
+    escalation_summaries: dict[str, str] = {}
+    for escalation in get_escalations(conn, run_id):
+        escalation_summaries.setdefault(escalation["from_tier"], escalation["summary"].strip())
+    tiers: dict[int, list[dict]] = {}
+    for attempt in get_attempts(conn, run_id):
+        tiers.setdefault(attempt["tier_index"], []).append(attempt)
+    sections: list[str] = []
+    for tier_index, attempts in sorted(tiers.items()):
+        if any(a["test_status"] == "passed" for a in attempts):
+            continue
+        name = attempts[0]["tier_name"]
+        body = escalation_summaries.get(name) or tier_history(attempts)
+        if body.startswith("=== TIER"):  # the engine recorded the accumulated text itself: it covers all before
+            sections = [body]
+            continue
+        sections.append(f"=== TIER {tier_index + 1} FAILURES: {name} ({len(attempts)} iterations) ===\n{body}")
+    return cap_history(sections)
+
+
+def tier_history(attempts: list[dict]) -> str:
+    """A tier's natural-language history, built from its audit rows."""
+    mode = attempts[0]["tier_mode"].upper()
+    lines = [f"{mode} MODE HISTORY ({len(attempts)} iterations, all failed):", ""]
+    patterns: list[str] = []
+    for attempt in attempts:
+        change = (attempt["code_change_summary"] or "No code change recorded").strip().rstrip(".")
+        line = f"Iteration {attempt['iteration']}: {change}."
+        failed = attempt["failed_tests"]
+        if failed:
+            line += f" Failed: {', '.join(failed[:5])}{' …' if len(failed) > 5 else ''}."
+        errors = [_first_line(m) for m in attempt["error_messages"] if str(m).strip()]
+        if errors:
+            line += f' {"Tests could not run" if attempt["test_status"] == "error" else "Test failed"}: "{errors[0]}"'
+        elif attempt["test_status"] == "error":
+            line += " Tests could not run."
+        lines.append(line)
+        patterns += [e for e in errors if e not in patterns]
+    if patterns:
+        lines += ["", "Unique error patterns: " + "; ".join(patterns[:5])]
+    return "\n".join(lines)
+
+
+def _first_line(message: object, width: int = 160) -> str:
+    line = next((part.strip() for part in str(message).splitlines() if part.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def cap_history(sections: list[str], limit: int = HISTORY_CAP_CHARS) -> str:
+    """Join tier sections under `limit` characters: the oldest is cut first (its header stays, then
+    `[truncated]`, then the end of its body); the newest is kept whole unless it alone is too long."""
+    sections = list(sections)
+    total = lambda: len("\n\n".join(sections))  # noqa: E731
+    for i in range(len(sections)):
+        overflow = total() - limit
+        if overflow <= 0:
+            break
+        if i == len(sections) - 1 and len(sections) > 1 and len(sections[i]) <= limit:
+            break  # older tiers are down to their headers; the newest is kept whole
+        header, _, body = sections[i].partition("\n")
+        keep = max(0, len(body) - overflow - len(TRUNCATED) - 1)
+        sections[i] = f"{header}\n{TRUNCATED}" + (f"\n{body[len(body) - keep:]}" if keep else "")
+    return "\n\n".join(sections)

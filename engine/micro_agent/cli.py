@@ -1,0 +1,140 @@
+"""`micro-agent` / `ma-loop`: run the loop on a file, start the language server, read the audit log.
+
+The CLI is a face: it parses flags, builds a RunRequest, renders the engine's events, and maps the
+outcome to the exit status (0 solved · 1 not solved · 2 usage or config error · 3 budget · 130 interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from . import __version__  # noqa: E402
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="micro-agent", description="Fixes code until its tests pass.")
+    parser.add_argument("--version", action="version", version=f"micro-agent {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="fix TARGET until its tests pass",
+                              description="Fix TARGET until its tests pass, within a budget.")
+    run.add_argument("target", metavar="TARGET", help="the source file to fix")
+    run.add_argument("-t", "--test", metavar="CMD", help="test command (default: micro-agent.yml, else detected)")
+    mode = run.add_argument_group("modes (ignored with a tier config)")
+    mode.add_argument("--simple", type=int, metavar="N", help="simple-mode iterations before full mode (default 5)")
+    mode.add_argument("--full", action="store_true", help="skip simple mode: run the full pipeline from the start")
+    mode.add_argument("--no-escalate", action="store_true", help="simple mode only: never escalate to full mode")
+    run.add_argument("--tier-config", metavar="PATH", help="a tier chain (JSON or YAML) that replaces the modes")
+    budget = run.add_argument_group("budget (shared by every mode and tier)")
+    budget.add_argument("--max-budget", type=float, metavar="USD", help="cost cap in US dollars")
+    budget.add_argument("--max-duration", type=float, metavar="MIN", help="wall-time cap in minutes")
+    budget.add_argument("--max-iterations", type=int, metavar="N", help="iteration cap over all tiers")
+    models = run.add_argument_group("models (litellm names, e.g. claude-sonnet-4-5, ollama/qwen2.5-coder)")
+    for role in ("artisan", "librarian", "critic"):
+        models.add_argument(f"--{role}", metavar="MODEL", help=f"the {role}'s model")
+    run.add_argument("--config", metavar="PATH", help="config file (default: micro-agent.yml at the project root)")
+    run.add_argument("--test-timeout", type=float, metavar="S", help="seconds one test run may take (default 300)")
+    run.add_argument("--dry-run", action="store_true", help="print the fix as a diff; leave your files alone")
+    run.add_argument("--json", action="store_true", help="print one JSON object with the final report")
+    run.add_argument("-v", "--verbose", action="store_true", help="show prompt sizes and test output")
+
+    lsp = commands.add_parser("lsp", help="start the language server on stdio")
+    lsp.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+
+    from .audit_cli import add_parser as add_audit_parser
+
+    add_audit_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_command(args)
+    if args.command == "lsp":
+        from micro_agent_lsp.server import main as lsp_main
+
+        return lsp_main(["--tcp", args.tcp] if args.tcp else []) or 0
+    if args.command == "audit":
+        from .audit_cli import run as audit_run
+
+        return audit_run(args)
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from .config import ConfigError, find_project_root
+    from .controls import Controls
+    from .engine import run as run_engine
+    from .render import Renderer, final_table
+    from .settings import Overrides, build_request
+
+    err = Console(stderr=True, highlight=False)
+    target = Path(args.target)
+    config_path = Path(args.config).resolve() if args.config else None
+    root = config_path.parent if config_path else find_project_root(target)
+    overrides = Overrides(
+        config_path=config_path, test=args.test,
+        models={r: getattr(args, r) for r in ("artisan", "librarian", "critic") if getattr(args, r)},
+        max_cost_usd=args.max_budget, max_duration_minutes=args.max_duration, max_iterations=args.max_iterations,
+        tier_config=args.tier_config, simple=args.simple, full=args.full, escalate=not args.no_escalate,
+        apply=not args.dry_run, test_timeout_s=args.test_timeout)
+    try:
+        request, warnings = build_request(root, target, overrides)
+    except ConfigError as exc:
+        err.print(f"[bold red]micro-agent: configuration problem{'s' if len(exc.problems) > 1 else ''}:[/]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        return EXIT_USAGE
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+
+    out = Console(highlight=False)
+    renderer = Renderer(out, verbose=args.verbose)
+    observer = (lambda event: None) if args.json else renderer
+    controls = Controls()
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(report=run_engine(request, observer, controls)),
+                              name="micro-agent-run", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        renderer.stop()
+        err.print("[yellow]Interrupted: stopping and cleaning up…[/] (Ctrl-C again to quit at once)")
+        controls.cancel()
+        try:
+            worker.join(15)
+        except KeyboardInterrupt:
+            os._exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    renderer.stop()
+    report = box["report"]
+    if args.json:
+        print(report.model_dump_json(indent=2))
+        return report.exit_code
+    out.print(final_table(report))
+    style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow"}.get(report.outcome, "red")
+    out.print(f"[{style}]{escape(report.message)}[/]")
+    if args.dry_run and report.diff:
+        out.print(report.diff, markup=False, highlight=False)
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Typed configuration: micro-agent.yml, tier files, CLI flags and editor settings all land here.
+
+Every loader collects *all* problems before giving up, so a user fixes a config in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Mode = Literal["simple", "full"]
+
+DEFAULT_MODELS = {
+    "artisan": "claude-sonnet-4-5",
+    "librarian": "gemini/gemini-2.5-flash",
+    "critic": "gpt-4.1-mini",
+}
+DEFAULT_SIMPLE_ITERATIONS = 5
+DEFAULT_FULL_ITERATIONS = 5
+DEFAULT_AUDIT_DB = ".micro-agent/audit.db"
+CONFIG_FILE_NAME = "micro-agent.yml"
+
+
+class ConfigError(Exception):
+    """One or more problems in the user's configuration; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class RoleModels(_Strict):
+    artisan: str = Field(min_length=1)
+    librarian: str | None = Field(default=None, min_length=1)
+    critic: str | None = Field(default=None, min_length=1)
+
+
+class Tier(_Strict):
+    """One rung of the escalation chain. Full tiers default librarian and critic to the artisan."""
+
+    name: str = Field(min_length=1)
+    mode: Mode
+    max_iterations: int = Field(alias="maxIterations", ge=1, le=100)
+    models: RoleModels
+
+    @model_validator(mode="after")
+    def _full_tier_roles(self) -> "Tier":
+        if self.mode == "full":
+            m = self.models
+            object.__setattr__(
+                self,
+                "models",
+                RoleModels(artisan=m.artisan, librarian=m.librarian or m.artisan, critic=m.critic or m.artisan),
+            )
+        return self
+
+    def role_models(self) -> dict[str, str]:
+        roles = ["artisan"] if self.mode == "simple" else ["librarian", "artisan", "critic"]
+        return {r: getattr(self.models, r) for r in roles}
+
+
+class TierGlobal(_Strict):
+    audit_db_path: str = Field(default=DEFAULT_AUDIT_DB, alias="auditDbPath", min_length=1)
+    max_total_cost_usd: float | None = Field(default=None, alias="maxTotalCostUsd", gt=0)
+    max_total_duration_minutes: float | None = Field(default=None, alias="maxTotalDurationMinutes", gt=0)
+
+
+class TierFile(_Strict):
+    """The published tier-config schema (camelCase), JSON or YAML."""
+
+    tiers: list[Tier] = Field(min_length=1)
+    global_: TierGlobal = Field(default_factory=TierGlobal, alias="global")
+
+
+class Budget(_Strict):
+    """One shared pool for the whole run. None means no limit on that axis."""
+
+    max_cost_usd: float | None = Field(default=0.50, alias="maxCostUsd", gt=0)
+    max_duration_minutes: float | None = Field(default=10.0, alias="maxDurationMinutes", gt=0)
+    max_iterations: int | None = Field(default=20, alias="maxIterations", ge=1)
+
+
+class ModelPrice(_Strict):
+    input_per_million: float = Field(alias="inputPerMillion", ge=0)
+    output_per_million: float = Field(alias="outputPerMillion", ge=0)
+
+
+class ProjectConfig(_Strict):
+    """micro-agent.yml."""
+
+    test: str | None = None
+    models: dict[Literal["artisan", "librarian", "critic"], str] = Field(default_factory=dict)
+    budget: Budget = Field(default_factory=Budget)
+    tier_config_file: str | None = Field(default=None, alias="tierConfigFile")
+    audit_db_path: str = Field(default=DEFAULT_AUDIT_DB, alias="auditDbPath")
+    test_timeout_seconds: float = Field(default=300, alias="testTimeoutSeconds", gt=0)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+
+class RunRequest(BaseModel):
+    """Everything the engine needs for one run. Built by the CLI or the language server."""
+
+    root: Path
+    target: str  # relative to root, posix separators
+    test_command: str
+    tiers: list[Tier] = Field(min_length=1)
+    budget: Budget = Field(default_factory=Budget)
+    objective: str = "Make the failing tests pass."
+    test_files: list[str] = Field(default_factory=list)  # relative to root; shown to the agents
+    overlays: dict[str, str] = Field(default_factory=dict)  # unsaved editor buffers: path -> content
+    apply: bool = True  # write the fix into the user's files on success
+    test_timeout_s: float = 300
+    escalation_context: str = ""  # failure history carried in from an earlier run
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    audit_db_path: Path | None = None  # None: no audit log
+    run_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def describe_errors(err: ValidationError, source: str, prefix: str = "") -> list[str]:
+    """Turn pydantic's errors into one line each: `file: tiers[1].maxIterations: what is wrong`."""
+    problems = []
+    for e in err.errors():
+        loc = prefix
+        for part in e["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        problems.append(f"{source}: {loc or '(top level)'}: {msg}")
+    return problems
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML or JSON file that must hold a mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError([f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of keys at the top level"])
+    return data
+
+
+def load_project_config(path: Path | None) -> ProjectConfig:
+    if path is None or not path.exists():
+        if path is not None and path.name != CONFIG_FILE_NAME:
+            raise ConfigError([f"{path}: file not found"])
+        return ProjectConfig()
+    data = read_mapping(path)
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, str(path))) from None
+
+
+def load_tier_file(path: Path) -> TierFile:
+    data = read_mapping(path)
+    try:
+        tier_file = TierFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, str(path))) from None
+    problems = [
+        f"{path}: tiers[{i}].models.{role}: {why}"
+        for i, tier in enumerate(tier_file.tiers)
+        for role, model in tier.role_models().items()
+        if (why := model_format_problem(model))
+    ]
+    names = [t.name for t in tier_file.tiers]
+    problems += [f"{path}: tiers: the name {n!r} is used twice" for n in sorted(set(names)) if names.count(n) > 1]
+    if problems:
+        raise ConfigError(problems)
+    return tier_file
+
+
+def model_format_problem(model: str) -> str | None:
+    """Check a model string against litellm's `provider/name` format without importing litellm."""
+    from .providers import provider_of
+
+    if model != model.strip() or not model or any(c.isspace() for c in model):
+        return f"model {model!r} must not contain spaces"
+    if provider_of(model) is None:
+        return (
+            f"model {model!r}: unknown provider; use a litellm model string such as "
+            "'claude-sonnet-4-5', 'gemini/gemini-2.5-flash', 'ollama/qwen2.5-coder' or 'openai/<name>'"
+        )
+    return None
+
+
+def default_chain(models: dict[str, str], simple: int = DEFAULT_SIMPLE_ITERATIONS, full_only: bool = False,
+                  escalate: bool = True, full_iterations: int = DEFAULT_FULL_ITERATIONS) -> list[Tier]:
+    """The built-in two-tier chain: simple × N, then full × M. A tier file replaces it."""
+    merged = {**DEFAULT_MODELS, **models}
+    simple_tier = Tier(name="simple", mode="simple", maxIterations=simple,
+                       models=RoleModels(artisan=merged["artisan"]))
+    full_tier = Tier(name="full", mode="full", maxIterations=full_iterations, models=RoleModels(**merged))
+    if full_only:
+        return [full_tier]
+    return [simple_tier, full_tier] if escalate else [simple_tier]
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest ancestor holding micro-agent.yml, else the git top level, else `start`'s folder."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in [folder, *folder.parents]:
+        if (candidate / CONFIG_FILE_NAME).is_file():
+            return candidate
+    for candidate in [folder, *folder.parents]:
+        if (candidate / ".git").exists():
+            return candidate
+    return folder

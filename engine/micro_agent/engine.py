@@ -1,0 +1,327 @@
+"""The loop. `run()` takes a RunRequest, emits events to an observer, and returns the RunReport.
+
+Tiers run in order (the default simple → full behaviour is just a two-tier chain). Every iteration
+builds its prompts fresh from state; after a tier fails, its summary joins the escalation context the
+next tier starts with. Control flow leaves the loop by exception: BudgetExhausted, RunInterrupted,
+TestsBroken, TierEnded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+import traceback
+from pathlib import Path
+
+from . import llm
+from .budget import BudgetExhausted, BudgetPool
+from .config import RunRequest, Tier
+from .context import related_files
+from .controls import Controls, RunInterrupted
+from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
+                     IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
+                     TierStarted, Warned)
+from .prompts import PromptState, artisan_messages, critic_messages, librarian_choice, librarian_messages
+from .replies import ReplyError, parse_reply
+from .reports import RunReport, TestReport, TierResult
+from .runners import find_test_files, run_tests
+from .summary import Attempt, accumulate, describe_change, report_errors, tier_header, tier_summary
+from .workspace import Workspace, WorkspaceError
+
+CONTEXT_FILES_CAP = 40_000  # characters of related files offered to the librarian
+COMPILE_OR_COLLECTION = ("<collection>", "<compile>")
+
+
+class TestsBroken(Exception):
+    """The test command cannot test this code (not found, usage error, an error the code cannot fix)."""
+
+    __test__ = False
+
+
+class TierEnded(Exception):
+    """The current tier stops early: its model is unavailable, or the user asked for the next tier."""
+
+
+def run(request: RunRequest, on_event: Observer, controls: Controls | None = None) -> RunReport:
+    """Run the tiers of `request` until the tests pass or the budget is spent.
+
+    Blocking; call it from a worker thread in a server. Never raises for anything a run can go
+    through (bad reply, provider down, budget, cancel): the outcome is in the report. With
+    `request.apply` False the user's files are left alone and `report.changed_files` carries the fix.
+    """
+    emit, close_audit = _with_audit_log(request, on_event)
+    started = time.monotonic()
+    plans = [TierPlan(index=i, name=t.name, mode=t.mode, max_iterations=t.max_iterations, models=t.role_models())
+             for i, t in enumerate(request.tiers)]
+    report = RunReport(run_id=request.run_id, target=request.target, test_command=request.test_command,
+                       outcome="error",
+                       tiers=[TierResult(index=p.index, name=p.name, mode=p.mode, models=p.models,
+                                         max_iterations=p.max_iterations) for p in plans])
+    try:
+        emit(RunStarted(run_id=request.run_id, target=request.target, objective=request.objective,
+                        test_command=request.test_command, root=str(request.root), tiers=plans))
+        _Loop(request, emit, controls or Controls(), report).run()
+    except BudgetExhausted as exc:
+        report.outcome, report.message = "budget_exhausted", f"Budget exhausted: {exc.reason}"
+    except (RunInterrupted, KeyboardInterrupt):
+        report.outcome, report.message = "interrupted", "Interrupted: the user's files are unchanged."
+    except TestsBroken as exc:
+        report.outcome, report.message = "error", str(exc)
+    except WorkspaceError as exc:
+        report.outcome, report.message = "error", str(exc)
+    except Exception as exc:  # a bug of ours: report it, never take the caller down
+        report.outcome = "error"
+        report.message = f"internal error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+    report.total_iterations = sum(t.iterations for t in report.tiers)
+    report.total_cost_usd = sum(t.cost_usd for t in report.tiers)
+    report.duration_s = round(time.monotonic() - started, 3)
+    try:
+        emit(RunFinished(run_id=request.run_id, report=report))
+    finally:
+        close_audit()
+    return report
+
+
+def _with_audit_log(request: RunRequest, on_event: Observer):
+    if request.audit_db_path is None:
+        return on_event, lambda: None
+    from .audit import AuditLog
+
+    audit = AuditLog(request.audit_db_path)
+
+    def emit(event: Event) -> None:
+        audit(event)
+        on_event(event)
+
+    return emit, audit.close
+
+
+class _Loop:
+    def __init__(self, request: RunRequest, emit: Observer, controls: Controls, report: RunReport):
+        self.req, self.emit, self.controls, self.report = request, emit, controls, report
+        self.budget = BudgetPool(request.budget)
+        self.ws: Workspace
+        self.test_files: dict[str, str] = {}
+        self.ended_because: list[str] = []  # per tier that ran, why it ended
+        self.model_answered = False
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> None:
+        req = self.req
+        with Workspace.create(req.root, req.run_id, req.overlays) as ws:
+            self.ws = ws
+            self.report.ref = ws.ref
+            llm.warm()  # litellm imports while the first tests run
+            last = self.test(tier_index=None, iteration=0)
+            if last.passed:
+                self.report.outcome, self.report.message = "success", "The tests already pass: nothing to fix."
+                return
+            if broken := _broken_reason(last, req.target):
+                raise TestsBroken(_broken_message(req.test_command, broken, last))
+            self.test_files = self._read_test_files()
+            sections = [req.escalation_context] if req.escalation_context else []
+            for index, tier in enumerate(req.tiers):
+                if index > 0:
+                    self._hand_off(index, sections)
+                attempts, ended_because, last = self.run_tier(index, tier, accumulate(sections), last)
+                if attempts and attempts[-1].status == "passed":
+                    self._succeed(index)
+                    return
+                sections.append(tier_header(index + 1, tier.name, len(attempts)) + "\n"
+                                + tier_summary(tier.mode, attempts, ended_because))
+            self._fail()
+
+    def _hand_off(self, index: int, sections: list[str]) -> None:
+        previous, tier = self.req.tiers[index - 1], self.req.tiers[index]
+        try:
+            self.budget.check_next_iteration()
+        except BudgetExhausted as exc:
+            raise BudgetExhausted(f"Budget exhausted before escalation could start ({exc.reason})") from None
+        self.emit(Escalated(run_id=self.req.run_id, from_tier=previous.name, to_tier=tier.name,
+                            reason=self.ended_because[index - 1],
+                            summary=accumulate(sections), remaining_cost_usd=self.budget.remaining_usd(),
+                            remaining_minutes=self.budget.remaining_minutes()))
+
+    def _succeed(self, tier_index: int) -> None:
+        tier = self.report.tiers[tier_index]
+        tier.solved = True
+        self.report.outcome, self.report.solved_by_tier = "success", tier.name
+        self.report.changed_files = self.ws.changed_files()
+        self.report.diff = self.ws.diff()
+        if not self.req.apply:
+            self.report.message = f"Solved by {tier.name}; the fix was not applied (dry run)."
+            return
+        try:
+            written = self.ws.apply()
+        except WorkspaceError as exc:
+            self.report.message = f"Solved by {tier.name}, but not applied: {exc} The fix is kept on {self.ws.ref}."
+            return
+        self.report.message = f"Solved by {tier.name}; updated {', '.join(written)}."
+
+    def _fail(self) -> None:
+        self.report.outcome = "failed"
+        if not self.model_answered:  # no model ever answered: a setup problem, not a hard bug
+            self.report.outcome = "error"
+            self.report.message = "No model could be reached: " + "; ".join(
+                e.removeprefix("model unavailable: ") for e in self.ended_because)
+            return
+        where = f" The attempts are on {self.ws.ref}." if self.ws.ref else ""
+        self.report.message = "Not solved: every tier ran out of iterations." + where
+
+    # ------------------------------------------------------------------ one tier
+    def run_tier(self, index: int, tier: Tier, escalation_context: str,
+                 last: TestReport) -> tuple[list[Attempt], str, TestReport]:
+        plan = TierPlan(index=index, name=tier.name, mode=tier.mode, max_iterations=tier.max_iterations,
+                        models=tier.role_models())
+        self.emit(TierStarted(run_id=self.req.run_id, tier=plan, escalation_context=escalation_context))
+        attempts: list[Attempt] = []
+        critic_notes = ""
+        ended_because = f"{tier.max_iterations} iterations ran without passing tests"
+        for iteration in range(1, tier.max_iterations + 1):
+            if self.controls.take_skip_tier():
+                ended_because = "the user asked for the next tier"
+                break
+            self.budget.start_iteration()
+            result = self.report.tiers[index]
+            result.iterations += 1
+            self.emit(IterationStarted(run_id=self.req.run_id, tier_index=index, tier_name=tier.name, mode=tier.mode,
+                                       iteration=iteration, max_iterations=tier.max_iterations,
+                                       total_iterations=self.budget.iterations,
+                                       cost_so_far_usd=self.budget.spent_usd))
+            state = PromptState(objective=self.req.objective, target=self.req.target,
+                                target_content=self.ws.read(self.req.target), test_command=self.req.test_command,
+                                test_files=self.test_files, last_report=last, attempts=list(attempts),
+                                escalation_context=escalation_context, critic_notes=critic_notes)
+            started, cost_before = time.monotonic(), self.budget.spent_usd
+            try:
+                attempt, last, critic_notes = self.iteration(index, tier, iteration, state)
+            except TierEnded as exc:
+                attempt = Attempt(iteration, "no change (the model call failed)", "error", [], [str(exc)])
+                ended_because = f"model unavailable: {exc}"
+            result.cost_usd = result.cost_usd + self.budget.spent_usd - cost_before
+            attempts.append(attempt)
+            self._finished(index, tier, attempt, self.budget.spent_usd - cost_before, started)
+            if attempt.status == "passed" or ended_because.startswith("model unavailable"):
+                break
+            if last.infra_error and len(attempts) > 1 and attempts[-2].error_messages[:1] == attempt.error_messages[:1]:
+                raise TestsBroken(_broken_message(self.req.test_command, last.infra_error, last))
+        self.ended_because.append(ended_because)
+        return attempts, ended_because, last
+
+    def _finished(self, index: int, tier: Tier, attempt: Attempt, cost: float, started: float) -> None:
+        self.emit(IterationFinished(
+            run_id=self.req.run_id, tier_index=index, tier_name=tier.name, tier_mode=tier.mode,
+            model=tier.models.artisan, iteration=attempt.iteration, change_summary=attempt.change_summary,
+            test_status=attempt.status, failed_tests=attempt.failed_tests, error_messages=attempt.error_messages,
+            cost_usd=cost, duration_ms=int((time.monotonic() - started) * 1000)))
+
+    # ------------------------------------------------------------------ one iteration
+    def iteration(self, index: int, tier: Tier, iteration: int,
+                  state: PromptState) -> tuple[Attempt, TestReport, str]:
+        """librarian → artisan → critic → tests (simple mode: artisan → tests)."""
+        if tier.mode == "full":
+            candidates = self._related_files()
+            reply = self.call("librarian", tier.models.librarian or tier.models.artisan, index, iteration,
+                              librarian_messages(state, candidates))
+            state.librarian_notes, chosen = librarian_choice(reply, list(candidates))
+            state.context_files = {p: candidates[p] for p in (chosen or candidates)}
+        reply = self.call("artisan", tier.models.artisan, index, iteration, artisan_messages(state))
+        current = state.target_content
+        try:
+            new = parse_reply(reply, self.req.target, current)
+        except ReplyError as exc:
+            return Attempt(iteration, "no change", "error", [], [f"unusable reply: {exc}"]), state.last_report, ""
+        if new == current:
+            return (Attempt(iteration, "no change", "error", [], ["the reply repeated the current code unchanged"]),
+                    state.last_report, "")
+        change = describe_change(self.req.target, current, new)
+        self.ws.write({self.req.target: new})
+        commit = self.ws.commit(f"micro-agent {self.req.run_id} tier {index} iteration {iteration}")
+        self.emit(CandidateWritten(run_id=self.req.run_id, tier_index=index, iteration=iteration,
+                                   files=[self.req.target], change_summary=change, commit=commit))
+        critic_notes = ""
+        if tier.mode == "full":
+            diff = "".join(difflib.unified_diff(current.splitlines(True), new.splitlines(True),
+                                                f"a/{self.req.target}", f"b/{self.req.target}"))
+            critic_notes = self.call("critic", tier.models.critic or tier.models.artisan, index, iteration,
+                                     critic_messages(state, diff))
+        report = self.test(tier_index=index, iteration=iteration)
+        attempt = Attempt(iteration, change, report.status, [f.name for f in report.failures], report_errors(report))
+        return attempt, report, critic_notes
+
+    def call(self, role: Role, model: str, tier_index: int, iteration: int, messages: list[dict[str, str]]) -> str:
+        """One model call, checked against the budget first; provider trouble ends the tier."""
+        self.controls.check()
+        self.budget.check()
+        prompt_chars = sum(len(m["content"]) for m in messages)
+        self.emit(AgentCalling(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
+                               model=model, prompt_chars=prompt_chars))
+        try:
+            reply = llm.complete(model, messages, prices=self.req.prices, cancelled=self.controls.cancelled)
+        except llm.ModelError as exc:
+            self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
+                                  model=model, prompt_chars=prompt_chars, reply_chars=0, cost_usd=0.0,
+                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=exc.message))
+            raise TierEnded(exc.message) from None
+        self.budget.spend(reply.cost_usd)
+        self.model_answered = True
+        self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
+                              model=model, prompt_chars=prompt_chars, reply_chars=len(reply.text),
+                              cost_usd=reply.cost_usd, duration_ms=reply.duration_ms,
+                              total_cost_usd=self.budget.spent_usd))
+        if self.controls.take_skip_tier():
+            raise TierEnded("the user asked for the next tier")
+        return reply.text
+
+    # ------------------------------------------------------------------ tests and files
+    def test(self, tier_index: int | None, iteration: int) -> TestReport:
+        self.controls.check()
+        report = run_tests(self.req.test_command, self.ws.path,
+                           timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
+                           cancel=self.controls.cancelled)
+        self.emit(TestsFinished(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, report=report))
+        return report
+
+    def _read_test_files(self) -> dict[str, str]:
+        paths = self.req.test_files or [p.relative_to(self.ws.path).as_posix()
+                                        for p in find_test_files(self.ws.path / self.req.target, self.ws.path)]
+        files = {}
+        for rel in paths[:5]:
+            try:
+                files[rel] = self.ws.read(rel)
+            except (OSError, WorkspaceError):
+                self.emit(Warned(run_id=self.req.run_id, message=f"cannot read test file {rel}"))
+        return files
+
+    def _related_files(self) -> dict[str, str]:
+        imported, importers = related_files(self.ws.path, self.req.target, read=self.ws.read)
+        files, size = {}, 0
+        for rel in [*imported, *importers]:
+            if rel in self.test_files:
+                continue
+            text = self.ws.read(rel)
+            if size + len(text) > CONTEXT_FILES_CAP:
+                break
+            files[rel], size = text, size + len(text)
+        return files
+
+
+def _broken_reason(report: TestReport, target: str) -> str | None:
+    """Why the initial test run shows a broken test command, or None when the code can fix it."""
+    if report.infra_error:
+        return report.infra_error
+    stem = Path(target).stem
+    for failure in report.failures:
+        if failure.name == "<collection>" and target not in (failure.file or "") and stem not in failure.message:
+            return f"collection error in {failure.file or 'the tests'} that the code under test does not cause"
+    return None
+
+
+def _broken_message(command: str, reason: str, report: TestReport) -> str:
+    output = report.output.strip()
+    if len(output) > 3000:
+        output = "…\n" + output[-3000:]
+    return (f"The test command is broken, so no model was asked to fix the code.\n"
+            f"  command: {command}\n  problem: {reason}\n"
+            f"Fix the command (-t/--test or `test:` in micro-agent.yml) and run again.\n"
+            f"--- output ---\n{output or '(no output)'}")

@@ -1,0 +1,151 @@
+"""Typed events the engine emits. The CLI, the language server and the audit log observe them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, Literal, Union
+
+from pydantic import BaseModel, Field
+
+from .reports import RunReport, TestReport
+
+Role = Literal["librarian", "artisan", "critic"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Event(BaseModel):
+    run_id: str
+    at: datetime = Field(default_factory=_now)
+
+
+class TierPlan(BaseModel):
+    index: int
+    name: str
+    mode: Literal["simple", "full"]
+    max_iterations: int
+    models: dict[str, str]
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    target: str
+    objective: str
+    test_command: str
+    root: str
+    tiers: list[TierPlan]
+
+
+class TestsFinished(_Event):
+    """A test run finished. `iteration` 0 is the initial run on the user's code."""
+
+    __test__ = False
+    kind: Literal["tests_finished"] = "tests_finished"
+    tier_index: int | None = None
+    iteration: int = 0
+    report: TestReport
+
+
+class TierStarted(_Event):
+    kind: Literal["tier_started"] = "tier_started"
+    tier: TierPlan
+    escalation_context: str = ""
+
+
+class IterationStarted(_Event):
+    kind: Literal["iteration_started"] = "iteration_started"
+    tier_index: int
+    tier_name: str
+    mode: Literal["simple", "full"]
+    iteration: int  # 1-based within the tier
+    max_iterations: int
+    total_iterations: int  # 1-based across the run
+    cost_so_far_usd: float
+
+
+class AgentCalling(_Event):
+    kind: Literal["agent_calling"] = "agent_calling"
+    tier_index: int
+    iteration: int
+    role: Role
+    model: str
+    prompt_chars: int
+
+
+class AgentCalled(_Event):
+    kind: Literal["agent_called"] = "agent_called"
+    tier_index: int
+    iteration: int
+    role: Role
+    model: str
+    prompt_chars: int
+    reply_chars: int
+    cost_usd: float
+    duration_ms: int
+    total_cost_usd: float
+    error: str | None = None
+
+
+class CandidateWritten(_Event):
+    kind: Literal["candidate_written"] = "candidate_written"
+    tier_index: int
+    iteration: int
+    files: list[str]
+    change_summary: str
+    commit: str | None = None
+
+
+class IterationFinished(_Event):
+    """One finished iteration: exactly what the audit log keeps per row."""
+
+    kind: Literal["iteration_finished"] = "iteration_finished"
+    tier_index: int
+    tier_name: str
+    tier_mode: Literal["simple", "full"]
+    model: str
+    iteration: int
+    change_summary: str
+    test_status: Literal["passed", "failed", "error"]
+    failed_tests: list[str]
+    error_messages: list[str]
+    cost_usd: float
+    duration_ms: int
+    commit: str | None = None
+
+
+class Escalated(_Event):
+    kind: Literal["escalated"] = "escalated"
+    from_tier: str
+    to_tier: str
+    reason: str
+    summary: str
+    remaining_cost_usd: float | None
+    remaining_minutes: float | None
+
+
+class Warned(_Event):
+    kind: Literal["warned"] = "warned"
+    message: str
+
+
+class RunFinished(_Event):
+    kind: Literal["run_finished"] = "run_finished"
+    report: RunReport
+
+
+Event = Union[
+    RunStarted,
+    TestsFinished,
+    TierStarted,
+    IterationStarted,
+    AgentCalling,
+    AgentCalled,
+    CandidateWritten,
+    IterationFinished,
+    Escalated,
+    Warned,
+    RunFinished,
+]
+Observer = Callable[[Event], None]

@@ -1,0 +1,145 @@
+"""Every prompt is built fresh from state each iteration: never a growing chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from .reports import TestReport
+from .summary import Attempt
+
+FAILURES_CAP = 6000  # characters of failing-test text per prompt
+FILE_CAP = 60_000  # characters of one file shown in full
+LANGUAGES = {".py": ("Python", "python"), ".ts": ("TypeScript", "typescript"), ".tsx": ("TypeScript", "tsx"),
+             ".js": ("JavaScript", "javascript"), ".jsx": ("JavaScript", "jsx"), ".mjs": ("JavaScript", "javascript"),
+             ".cjs": ("JavaScript", "javascript"), ".rs": ("Rust", "rust")}
+
+
+def language(path: str) -> tuple[str, str]:
+    """(language name, fence tag) for a file."""
+    return LANGUAGES.get(PurePosixPath(path).suffix, ("code", ""))
+
+
+@dataclass
+class PromptState:
+    """What one iteration knows. Built anew from the run's state every iteration."""
+
+    objective: str
+    target: str
+    target_content: str
+    test_command: str
+    test_files: dict[str, str]  # path -> content
+    last_report: TestReport | None
+    attempts: list[Attempt] = field(default_factory=list)  # earlier attempts in this tier
+    escalation_context: str = ""
+    critic_notes: str = ""
+    librarian_notes: str = ""
+    context_files: dict[str, str] = field(default_factory=dict)  # chosen by the librarian
+
+
+def fenced(path: str, content: str, cap: int = FILE_CAP) -> str:
+    tag = language(path)[1]
+    if len(content) > cap:
+        content = content[:cap] + f"\n… [{len(content) - cap} more characters not shown]\n"
+    fence = "````" if "```" in content else "```"
+    return f"{fence}{tag} path={path}\n{content.rstrip()}\n{fence}"
+
+
+def failures_text(report: TestReport | None, cap: int = FAILURES_CAP) -> str:
+    """The failing tests with their messages, indentation intact, truncated evenly when long."""
+    if report is None:
+        return "(the tests have not run yet)"
+    if report.infra_error and not report.failures:
+        return f"The test command could not run the tests: {report.infra_error}\n\n{_tail(report.output, cap)}"
+    if not report.failures:
+        return _tail(report.output, cap) or "(the test command failed without output)"
+    share = max(400, cap // len(report.failures))
+    parts = []
+    for failure in report.failures[:20]:
+        where = f" ({failure.file}:{failure.line})" if failure.file and failure.line else ""
+        parts.append(f"--- {failure.name}{where}\n{_head(failure.message, share)}")
+    if len(report.failures) > 20:
+        parts.append(f"… and {len(report.failures) - 20} more failing tests")
+    return "\n\n".join(parts)
+
+
+def _head(text: str, cap: int) -> str:
+    return text if len(text) <= cap else text[:cap] + "\n… [truncated]"
+
+
+def _tail(text: str, cap: int) -> str:
+    return text if len(text) <= cap else "[truncated] …\n" + text[-cap:]
+
+
+ARTISAN_SYSTEM = """You are the artisan of Micro Agent, a test-driven coding loop. You change source code so \
+that its tests pass. Never weaken or edit the tests. Reply with the complete new content of {target} in a \
+single fenced code block (```{tag} path={target}). For a very large file you may instead reply with one or \
+more SEARCH/REPLACE blocks:
+<<<<<<< SEARCH
+exact lines from the current file
+=======
+replacement lines
+>>>>>>> REPLACE
+Keep the explanation to one or two sentences before the code."""
+
+
+def artisan_messages(s: PromptState) -> list[dict[str, str]]:
+    lang, tag = language(s.target)
+    parts = [f"Objective: {s.objective}", f"Language: {lang}. Tests run with: `{s.test_command}`",
+             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}"]
+    parts += [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items()]
+    parts += [f"## Related file (read only): {path}\n{fenced(path, text)}" for path, text in s.context_files.items()]
+    parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
+    if s.attempts:
+        parts.append("## Earlier attempts in this run (do not repeat them)\n" + "\n".join(a.line() for a in s.attempts))
+    if s.escalation_context:
+        parts.append(f"## What earlier tiers tried and why it failed\n{s.escalation_context}")
+    if s.librarian_notes:
+        parts.append(f"## Notes from the librarian\n{s.librarian_notes}")
+    if s.critic_notes:
+        parts.append(f"## Review of the previous attempt\n{s.critic_notes}")
+    parts.append(f"Reply with the whole corrected {s.target}.")
+    return [{"role": "system", "content": ARTISAN_SYSTEM.format(target=s.target, tag=tag)},
+            {"role": "user", "content": "\n\n".join(parts)}]
+
+
+LIBRARIAN_SYSTEM = """You are the librarian of Micro Agent, a test-driven coding loop. Before the artisan \
+writes code, you study the failing tests, the code around the file to fix, and what earlier attempts \
+tried. Reply with:
+ANALYSIS: a few sentences on the likely root cause and what not to try again.
+FILES: the paths of the related files the artisan should read, one per line (only paths listed below)."""
+
+
+def librarian_messages(s: PromptState, candidates: dict[str, str]) -> list[dict[str, str]]:
+    parts = [f"Objective: {s.objective}", f"Tests run with: `{s.test_command}`",
+             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}"]
+    parts += [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items()]
+    parts += [f"## Candidate related file: {path}\n{fenced(path, text, cap=8000)}" for path, text in candidates.items()]
+    parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
+    if s.attempts:
+        parts.append("## Earlier attempts in this tier\n" + "\n".join(a.line() for a in s.attempts))
+    if s.escalation_context:
+        parts.append(f"## Failure history handed over from earlier tiers\n{s.escalation_context}")
+    if s.critic_notes:
+        parts.append(f"## Review of the previous attempt\n{s.critic_notes}")
+    return [{"role": "system", "content": LIBRARIAN_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+CRITIC_SYSTEM = """You are the critic of Micro Agent, a test-driven coding loop. Review the artisan's \
+candidate change against the tests. Point out bugs, missed cases and anything that will still fail, in at \
+most ten short lines. The tests decide; your notes guide the next attempt."""
+
+
+def critic_messages(s: PromptState, diff: str) -> list[dict[str, str]]:
+    parts = [f"Objective: {s.objective}",
+             f"## Candidate change to {s.target}\n```diff\n{_head(diff, FILE_CAP)}\n```"]
+    parts += [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items()]
+    parts.append(f"## Failures before this change\n{failures_text(s.last_report)}")
+    return [{"role": "system", "content": CRITIC_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def librarian_choice(reply: str, candidates: list[str]) -> tuple[str, list[str]]:
+    """(analysis notes, chosen files) from the librarian's reply; unknown paths are ignored."""
+    chosen = [c for c in candidates if c in reply]
+    notes = reply.split("FILES:")[0].replace("ANALYSIS:", "").strip()
+    return notes[:4000], chosen

@@ -1,0 +1,42 @@
+"""What every runner provides: adjust the command so it writes a report, then read the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Protocol
+
+from ..reports import TestFailure
+from .process import ProcessResult
+
+COLLECTION = "<collection>"  # a test file that could not be loaded (import/syntax error, suite crash)
+COMPILE = "<compile>"  # the code did not compile (rustc)
+
+
+@dataclass
+class Prepared:
+    """The command to run (with reporter arguments added) and extra environment variables."""
+
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    """What a runner read from its report and output."""
+
+    failures: list[TestFailure] = field(default_factory=list)
+    infra_error: str | None = None  # the tests could not run, and no change to the code can fix that
+    tests_run: int | None = None
+
+
+class Runner(Protocol):
+    name: str
+
+    def matches(self, command: str, cwd: Path) -> bool: ...
+
+    def prepare(self, command: str, cwd: Path, report_dir: Path, env: Mapping[str, str]) -> Prepared:
+        """`env` is the environment the command will get (to extend variables like NODE_OPTIONS)."""
+        ...
+
+    def parse(self, result: ProcessResult, cwd: Path, report_dir: Path) -> Parsed: ...

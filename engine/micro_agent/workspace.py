@@ -1,0 +1,490 @@
+"""The isolated working copy a run writes candidates into and runs tests in.
+
+Inside a git repository the copy is a detached `git worktree` of HEAD, seeded with the user's current
+content (uncommitted changes, untracked files, deletions, unsaved editor buffers) and committed as the
+run's base on `refs/micro-agent/<run_id>`; every candidate commit moves that ref. Elsewhere (no repo, or
+a repo without commits) the folder is copied into a temp dir that gets its own throwaway git repo.
+The user's files change only in `apply()`, and only when none of them changed since `create()`.
+
+Everything goes through the `git` CLI: no index, HEAD, branch or stash of the user's repo is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+TEMP_PREFIX = "micro-agent-"
+REF_PREFIX = "refs/micro-agent/"
+AUTHOR_NAME = "Micro Agent"
+AUTHOR_EMAIL = "micro-agent@localhost"
+_RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+# Ignored top-level folders the tests need but nobody edits: linked into the copy, never copied.
+LINKED_DIRS = ("node_modules", ".venv", "venv", "target")
+# Linked wherever they sit in a temp copy (`target` only at the top: below, it may be a source folder).
+NESTED_LINKED_DIRS = frozenset({"node_modules", ".venv", "venv"})
+# Never copied into a temp copy.
+SKIPPED_NAMES = frozenset({".git", ".micro-agent", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
+
+# Repo-location variables a parent process (a git hook, an editor) may have set: they would point git elsewhere.
+_GIT_LOCATION_VARS = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
+)
+# No hooks (post-checkout, reference-transaction), no fsmonitor daemon for a temp dir, no auto gc.
+_GIT_CONFIG = (
+    "-c", f"core.hooksPath={os.devnull}",
+    "-c", "core.fsmonitor=false",
+    "-c", "gc.auto=0",
+    "-c", "maintenance.auto=false",
+    "-c", "core.quotePath=false",
+)
+
+
+class WorkspaceError(Exception):
+    """The working copy could not be made, used or applied; the message says what to do."""
+
+
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_OPTIONAL_LOCKS="0",  # `git status` must not rewrite the user's index
+        GIT_LITERAL_PATHSPECS="1",
+        GIT_AUTHOR_NAME=AUTHOR_NAME,
+        GIT_AUTHOR_EMAIL=AUTHOR_EMAIL,
+        GIT_COMMITTER_NAME=AUTHOR_NAME,
+        GIT_COMMITTER_EMAIL=AUTHOR_EMAIL,
+    )
+    return env
+
+
+def _run_git(args: list[str], cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *_GIT_CONFIG, *args], cwd=cwd, input=stdin, capture_output=True, env=_git_env())
+    except FileNotFoundError as exc:
+        raise WorkspaceError("git was not found on PATH: install git (https://git-scm.com) and try again") from exc
+
+
+def git(args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True) -> str:
+    """Run `git <args>` in `cwd` and return its stdout; WorkspaceError with git's stderr when it fails."""
+    done = _run_git(args, cwd, stdin)
+    if check and done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace").strip()
+        raise WorkspaceError(f"`git {' '.join(args)}` failed in {cwd}: {stderr or f'exit status {done.returncode}'}")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+def _nul_list(paths: list[str]) -> bytes:
+    return b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths)
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, link or folder (links are removed, never followed)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def _copy_entry(src: Path, dst: Path) -> None:
+    """Mirror `src` (a file or a link; mode bits kept) at `dst`, or remove `dst` when `src` is gone.
+
+    A real folder (a nested node_modules) is linked, not copied.
+    """
+    if dst.is_symlink() or dst.exists():
+        _remove(dst)
+    if src.is_dir() and not src.is_symlink():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.symlink_to(src, target_is_directory=True)
+    elif src.is_symlink() or src.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive but not ours, or a platform without signal 0: leave it alone
+        return True
+    return True
+
+
+def _owner_pid(worktree: Path) -> int | None:
+    """The pid in a `micro-agent-<pid>-<random>` folder name, None for any other name."""
+    parts = worktree.name.split("-")
+    if not worktree.name.startswith(TEMP_PREFIX) or len(parts) < 4 or not parts[2].isdigit():
+        return None
+    return int(parts[2])
+
+
+def prune_stale(root: Path) -> list[Path]:
+    """Remove the `micro-agent-*` worktrees of `root`'s repo left by runs that were killed; returns their paths.
+
+    Worktrees of a process that is still running (its pid is in the folder name) are left alone.
+    """
+    listing = git(["worktree", "list", "--porcelain", "-z"], Path(root), check=False)
+    removed: list[Path] = []
+    for field in listing.split("\0"):
+        if not field.startswith("worktree "):
+            continue
+        worktree = Path(field[len("worktree "):])
+        pid = _owner_pid(worktree)
+        if pid is None or _pid_alive(pid):
+            continue
+        git(["worktree", "remove", "--force", "--force", str(worktree)], Path(root), check=False)
+        if worktree.exists():
+            shutil.rmtree(worktree, ignore_errors=True)
+        removed.append(worktree)
+    if removed:
+        git(["worktree", "prune"], Path(root), check=False)
+    return removed
+
+
+class Workspace:
+    """An isolated working copy of `root`; candidates are written and tests run in `path`."""
+
+    def __init__(
+        self, root: Path, path: Path, run_id: str, *, top: Path, repo: Path | None, ref: str | None,
+        base: str, disk_at_create: dict[str, bytes | None],
+    ) -> None:
+        self.root = root
+        self.path = path
+        self.run_id = run_id
+        self.ref = ref
+        self._top = top  # top of the working copy (the temp dir); `path` may be a subfolder of it
+        self._repo = repo  # the user's repo top level in worktree mode, None in temp-copy mode
+        self._base = base  # the seed commit
+        self._head = base  # the last commit on the run's ref
+        self._head_tree: str | None = None
+        self._disk_at_create = disk_at_create  # overlay paths: the user's file as it was on disk at create()
+        self._seed: dict[str, bytes | None] = {}  # written paths: their content in the seed (None: absent)
+        self._cleaned = False
+
+    # -- creation ---------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, run_id: str, overlays: dict[str, str] | None = None) -> Workspace:
+        """Make the working copy of `root` seeded with its current content, then `overlays` (rel path -> text)."""
+        root = Path(root).resolve()
+        if not root.is_dir():
+            raise WorkspaceError(f"{root} is not a folder: point micro-agent at your project folder")
+        if not _RUN_ID.fullmatch(run_id) or ".." in run_id or run_id.endswith(".lock"):
+            raise WorkspaceError(f"run id {run_id!r} is not usable in a git ref name: use letters, digits, - or _")
+        overlays = dict(overlays or {})
+        for rel in overlays:
+            _inside(root, rel)
+        disk_at_create = {rel: _read_bytes(root / rel) for rel in overlays}
+        repo = _find_repo(root)
+        top = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")).resolve()
+        try:
+            if repo is not None and repo[2] is not None:
+                made = cls._create_worktree(root, run_id, overlays, disk_at_create, top, repo[0], repo[1], repo[2])
+                if made is not None:
+                    return made
+            return cls._create_copy(root, run_id, overlays, disk_at_create, top, in_repo=repo is not None)
+        except BaseException:
+            _remove_temp(top, repo=None)
+            raise
+
+    @classmethod
+    def _create_worktree(
+        cls, root: Path, run_id: str, overlays: dict[str, str], disk_at_create: dict[str, bytes | None],
+        top: Path, repo: Path, prefix: str, head: str,
+    ) -> Workspace | None:
+        """The worktree-mode workspace; None (nothing left behind) when `root` is an ignored folder of the repo."""
+        prune_stale(repo)
+        git(["worktree", "add", "--quiet", "--detach", str(top), head], repo)
+        try:
+            path = top / prefix if prefix else top
+            seeded = _seed_from_status(repo, top)
+            if not path.is_dir():  # root is ignored by git: only a copy carries its files
+                _remove_temp(top, repo=repo)
+                top.mkdir()
+                return None
+            seeded += [_top_rel(path, top, rel) for rel in _write_overlays(path, overlays)]
+            base = _commit_paths(top, seeded, parent=head, message=f"micro-agent {run_id}: seed") or head
+            ref = REF_PREFIX + run_id
+            git(["update-ref", "-m", "micro-agent: seed", ref, base], repo)
+            _link_dirs(repo, top)
+            if path != top:
+                _link_dirs(root, path)
+        except BaseException:
+            _remove_temp(top, repo=repo)
+            raise
+        return cls(root, path, run_id, top=top, repo=repo, ref=ref, base=base, disk_at_create=disk_at_create)
+
+    @classmethod
+    def _create_copy(
+        cls, root: Path, run_id: str, overlays: dict[str, str], disk_at_create: dict[str, bytes | None], top: Path,
+        *, in_repo: bool,
+    ) -> Workspace:
+        for rel in _files_to_copy(root, in_repo=in_repo):
+            _copy_entry(root / rel, top / rel)
+        _write_overlays(top, overlays)
+        git(["init", "--quiet", "--template=", str(top)], top)
+        git(["add", "--all", "--force", "."], top)
+        base = _commit_tree(top, git(["write-tree"], top).strip(), parent=None, message=f"micro-agent {run_id}: seed")
+        git(["update-ref", REF_PREFIX + run_id, base], top)
+        _link_dirs(root, top)
+        return cls(root, top, run_id, top=top, repo=None, ref=None, base=base, disk_at_create=disk_at_create)
+
+    # -- the loop's side --------------------------------------------------------------------------
+
+    def read(self, rel: str) -> str:
+        """The working copy's text of `rel` (line endings as they are)."""
+        target = _inside(self.path, rel)
+        try:
+            return target.read_bytes().decode("utf-8")
+        except FileNotFoundError as exc:
+            raise WorkspaceError(f"{rel} does not exist in {self.root}: check the target path") from exc
+        except UnicodeDecodeError as exc:
+            raise WorkspaceError(f"{rel} is not UTF-8 text: micro-agent edits text files only") from exc
+
+    def write(self, files: dict[str, str]) -> None:
+        """Write `files` (rel path -> text, written as given) into the working copy."""
+        for rel, text in files.items():
+            target = _inside(self.path, rel)
+            if not target.parent.resolve().is_relative_to(self._top):
+                raise WorkspaceError(f"{rel} lies in a linked folder outside the working copy: it cannot be edited")
+            if target.is_dir():
+                raise WorkspaceError(f"{rel} is a folder in {self.root}: write files, not folders")
+            key = _norm(rel)
+            if key not in self._seed:
+                self._seed[key] = _read_bytes(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(text.encode("utf-8"))
+
+    def commit(self, message: str) -> str | None:
+        """Commit the written files on top of the last commit and move the run's ref; None when nothing changed."""
+        written = [_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)]
+        if not written:
+            return None
+        _stage(self._top, written)
+        tree = git(["write-tree"], self._top).strip()
+        if self._head_tree is None:
+            self._head_tree = git(["rev-parse", f"{self._head}^{{tree}}"], self._top).strip()
+        if tree == self._head_tree:
+            return None
+        sha = _commit_tree(self._top, tree, parent=self._head, message=message)
+        ref_repo = self._repo or self._top
+        git(["update-ref", "-m", "micro-agent: candidate", REF_PREFIX + self.run_id, sha, self._head], ref_repo)
+        self._head, self._head_tree = sha, tree
+        return sha
+
+    def changed_files(self) -> dict[str, str]:
+        """Written files whose content now differs from the seed: rel path -> text."""
+        changed: dict[str, str] = {}
+        for rel, seed in sorted(self._seed.items()):
+            now = _read_bytes(self.path / rel)
+            if now is not None and now != seed:
+                changed[rel] = now.decode("utf-8", "replace")
+        return changed
+
+    def diff(self) -> str:
+        """Unified diff of the written files against the seed, `a/` `b/` paths relative to `root`."""
+        if not self._seed:
+            return ""
+        _stage(self._top, [_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)])
+        return git(
+            ["diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--relative",
+             "--src-prefix=a/", "--dst-prefix=b/", self._base, "--", *sorted(self._seed)],
+            self.path,
+        )
+
+    def apply(self) -> list[str]:
+        """Write the changed files into the user's root and return their rel paths.
+
+        Writes nothing and raises WorkspaceError when any of those files changed on disk since `create()`.
+        """
+        changed = {rel: self.path / rel for rel in self.changed_files()}
+        edited = [rel for rel in changed if _read_bytes(self.root / rel) != self._expected_on_disk(rel)]
+        if edited:
+            raise WorkspaceError(
+                f"not applied: {', '.join(edited)} changed in {self.root} since the run started. "
+                "Nothing was written; review the fix (micro-agent --dry-run prints it) and apply it by hand, "
+                "or run micro-agent again on the current content."
+            )
+        for rel, source in changed.items():
+            target = self.root / rel
+            content = source.read_bytes()
+            if target.exists():
+                target.write_bytes(content)  # keeps the file's mode, writes through a link
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+                shutil.copymode(source, target)
+            self._disk_at_create[rel] = content
+        return list(changed)
+
+    def _expected_on_disk(self, rel: str) -> bytes | None:
+        if rel in self._disk_at_create:
+            return self._disk_at_create[rel]
+        return self._seed.get(rel)
+
+    # -- teardown ---------------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Remove the working copy (and its worktree registration); the run's ref stays. Idempotent."""
+        if self._cleaned:
+            return
+        self._cleaned = True
+        _remove_temp(self._top, repo=self._repo)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"Workspace(root={str(self.root)!r}, path={str(self.path)!r}, ref={self.ref!r})"
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _norm(rel: str) -> str:
+    return Path(rel).as_posix()
+
+
+def _inside(base: Path, rel: str) -> Path:
+    """`base / rel`, refusing absolute paths and paths that climb out of `base`."""
+    candidate = Path(rel)
+    if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
+        raise WorkspaceError(f"{rel!r} is not a path inside the project: give a path relative to {base}")
+    return base / candidate
+
+
+def _top_rel(path: Path, top: Path, rel: str) -> str:
+    """`rel` (relative to `path`) as a path relative to the working copy's top."""
+    return (path / rel).relative_to(top).as_posix()
+
+
+def _find_repo(root: Path) -> tuple[Path, str, str | None] | None:
+    """(repo top level, root's prefix in it, HEAD sha or None when unborn), or None when root is outside a repo."""
+    found = _run_git(["rev-parse", "--show-toplevel", "--show-prefix"], root)
+    lines = found.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if found.returncode != 0 or not lines or not lines[0]:
+        return None
+    prefix = lines[1].rstrip("/") if len(lines) > 1 else ""
+    head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], root, check=False).strip()
+    return Path(lines[0]).resolve(), prefix, head or None
+
+
+def _seed_from_status(repo: Path, top: Path) -> list[str]:
+    """Mirror every path `git status` lists (modified, deleted, untracked) from the user's repo; return them."""
+    status = git(
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all"], repo
+    )
+    seeded: list[str] = []
+    for entry in status.split("\0"):
+        rel = entry[3:]
+        if len(entry) < 4 or rel.endswith("/") or ((repo / rel).is_dir() and not (repo / rel).is_symlink()):
+            continue
+        first = rel.split("/", 1)[0]
+        if first in LINKED_DIRS and not (top / first).exists():
+            continue  # an untracked node_modules & co: linked afterwards, not copied file by file
+        _copy_entry(repo / rel, top / rel)
+        seeded.append(rel)
+    return seeded
+
+
+def _write_overlays(path: Path, overlays: dict[str, str]) -> list[str]:
+    for rel, text in overlays.items():
+        target = path / rel
+        if target.is_symlink() or target.is_dir():
+            _remove(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+    return [_norm(rel) for rel in overlays]
+
+
+def _files_to_copy(root: Path, *, in_repo: bool) -> list[str]:
+    """Files (and links) to copy for a temp copy: git's view (ignored files left out) inside a repo, else a walk.
+
+    A root git ignores as a whole (git lists nothing there) is walked too.
+    """
+    if in_repo:
+        listed = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root).split("\0")
+        files = [rel for rel in listed if rel and not _skipped(rel)]
+        if files:
+            return files
+    files: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        descend = []
+        for name in dirs:
+            rel = (here / name).relative_to(root).as_posix()
+            if (here / name).is_symlink() or (name in NESTED_LINKED_DIRS and here != root):
+                files.append(rel)  # copied as a link / linked, never descended into
+            elif not _skipped(rel):
+                descend.append(name)
+        dirs[:] = descend
+        files += [(here / name).relative_to(root).as_posix() for name in names]
+    return files
+
+
+def _skipped(rel: str) -> bool:
+    """Paths a temp copy leaves out: caches, .git, and what lies in the linked top-level folders."""
+    parts = rel.split("/")
+    return parts[0] in LINKED_DIRS or any(part in SKIPPED_NAMES for part in parts)
+
+
+def _link_dirs(source: Path, dest: Path) -> None:
+    """Link the big ignored folders (node_modules, .venv, ...) at the top of `source` into `dest`."""
+    for name in LINKED_DIRS:
+        if (source / name).is_dir() and not (dest / name).exists() and not (dest / name).is_symlink():
+            try:
+                (dest / name).symlink_to(source / name, target_is_directory=True)
+            except OSError:  # no symlinks here (Windows without developer mode): tests will say what is missing
+                pass
+
+
+def _stage(top: Path, paths: list[str]) -> None:
+    """Put the working copy's state of `paths` into the working copy's own index (gone files are removed)."""
+    git(["update-index", "--add", "--remove", "-z", "--stdin"], top, stdin=_nul_list(paths))
+
+
+def _commit_tree(top: Path, tree: str, *, parent: str | None, message: str) -> str:
+    parents = ["-p", parent] if parent else []
+    return git(["commit-tree", "--no-gpg-sign", *parents, "-m", message, tree], top).strip()
+
+
+def _commit_paths(top: Path, paths: list[str], *, parent: str, message: str) -> str | None:
+    """Commit the working copy's state of `paths` on `parent`; None when that changes nothing."""
+    if not paths:
+        return None
+    _stage(top, paths)
+    tree = git(["write-tree"], top).strip()
+    if tree == git(["rev-parse", f"{parent}^{{tree}}"], top).strip():
+        return None
+    return _commit_tree(top, tree, parent=parent, message=message)
+
+
+def _remove_temp(top: Path, *, repo: Path | None) -> None:
+    """Delete the temp working copy and drop its worktree registration; never follows links into the user's tree."""
+    removed = False
+    if repo is not None:
+        removed = _run_git(["worktree", "remove", "--force", "--force", str(top)], repo).returncode == 0
+    if top.exists() or top.is_symlink():
+        shutil.rmtree(top, ignore_errors=True)
+    if repo is not None and not removed:
+        git(["worktree", "prune"], repo, check=False)

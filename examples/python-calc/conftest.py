@@ -1,0 +1,1 @@
+# Makes `import calc` work when pytest runs from this folder.

@@ -1,0 +1,129 @@
+"""Engine events as what an editor shows: progress lines, diagnostics per test run, warnings.
+
+`RunBridge.on_event` runs on the server's event loop (the engine thread hands events over with
+`loop.call_soon_threadsafe`); it keeps the run's status current and tells a `RunView` what to show.
+The wording lives in the pure functions below.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from lsprotocol import types
+from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
+                                TestsFinished, TierStarted, Warned)
+from micro_agent.reports import RunReport, TestReport
+
+from .runs import ActiveRun
+
+DEFAULT_TIER_NAMES = {"simple", "full"}
+
+
+class RunView(Protocol):
+    """Where a run shows up in the editor (progress or log lines, diagnostics, messages)."""
+
+    def report(self, message: str) -> None: ...
+
+    def tests_finished(self, report: TestReport, iteration: int) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+def begin_title(target: str) -> str:
+    return f"Micro Agent: fixing {target}"
+
+
+def tier_label(run: ActiveRun) -> str:
+    """`simple mode` for the built-in chain, `tier local (simple)` for a tier file's tier."""
+    if run.tier_name is None:
+        return "starting"
+    if set(run.tier_names) <= DEFAULT_TIER_NAMES:
+        return f"{run.tier_name} mode"
+    return f"tier {run.tier_name} ({run.mode})"
+
+
+def _where(run: ActiveRun) -> str:
+    return f"{tier_label(run)} · iteration {run.iteration}/{run.max_iterations}"
+
+
+def _failing(report: TestReport) -> str:
+    if report.passed:
+        return "tests pass"
+    if report.infra_error and not report.failures:
+        return "tests could not run"
+    count = len(report.failures)
+    return f"{count} failing test{'s' if count != 1 else ''}"
+
+
+def progress_message(run: ActiveRun, event: Event) -> str | None:
+    """The progress line for `event` (after `run.observe(event)`), or None when it changes nothing shown."""
+    cost = f"${run.cost_usd:.4f}"
+    if isinstance(event, RunStarted):
+        return "running the tests"
+    if isinstance(event, TestsFinished):
+        if event.iteration == 0:
+            return f"initial run: {_failing(event.report)}"
+        return f"{_where(run)} · {_failing(event.report)} · {cost}"
+    if isinstance(event, TierStarted):
+        return f"{tier_label(run)}: up to {run.max_iterations} iterations"
+    if isinstance(event, IterationStarted):
+        return f"{_where(run)} · {cost}"
+    if isinstance(event, AgentCalling):
+        return f"{_where(run)} · {event.role} ({event.model}) · {cost}"
+    if isinstance(event, AgentCalled) and event.error:
+        return f"{_where(run)} · {event.role} failed: {event.error.splitlines()[0] if event.error else ''}"
+    if isinstance(event, Escalated):
+        return f"escalating {event.from_tier} → {event.to_tier}: {event.reason}"
+    return None
+
+
+def end_message(report: RunReport) -> str:
+    """The progress `end` line: outcome, iterations, cost."""
+    iterations = f"{report.total_iterations} iteration{'s' if report.total_iterations != 1 else ''}"
+    cost = f"${report.total_cost_usd:.4f}"
+    if report.outcome == "success":
+        by = f" by {report.solved_by_tier}" if report.solved_by_tier else ""
+        return f"fixed{by} in {iterations} · {cost}"
+    label = {"failed": "not fixed", "budget_exhausted": "budget spent", "interrupted": "cancelled",
+             "error": "stopped"}[report.outcome]
+    return f"{label} after {iterations} · {cost}"
+
+
+def finished_message(report: RunReport, target: str) -> tuple[types.MessageType, str]:
+    """The short `window/showMessage` after a run."""
+    cost = f"${report.total_cost_usd:.4f}"
+    n = report.total_iterations
+    iterations = f"{n} iteration{'s' if n != 1 else ''}"
+    if report.outcome == "success":
+        if not report.changed_files:
+            return types.MessageType.Info, f"Micro Agent: the tests of {target} already pass; nothing to fix."
+        by = f" (tier {report.solved_by_tier})" if report.solved_by_tier else ""
+        return types.MessageType.Info, f"Micro Agent fixed {target} in {iterations}{by}, {cost}."
+    if report.outcome == "interrupted":
+        return types.MessageType.Info, f"Micro Agent run on {target} cancelled after {iterations}; nothing was changed."
+    why = f": {report.message}" if report.message else ""
+    hint = " Escalate it with the code action 'Escalate Micro Agent run' or microAgent.escalate." \
+        if report.outcome == "failed" else ""
+    kind = types.MessageType.Error if report.outcome == "error" else types.MessageType.Warning
+    return kind, f"Micro Agent could not fix {target} ({report.outcome.replace('_', ' ')}, {iterations}, {cost}){why}.{hint}"
+
+
+class RunBridge:
+    """Follows one run's events on the event loop and updates its view."""
+
+    def __init__(self, run: ActiveRun, view: RunView) -> None:
+        self.run = run
+        self.view = view
+        self.initial_report: TestReport | None = None
+
+    def on_event(self, event: Event) -> None:
+        self.run.observe(event)
+        if isinstance(event, TestsFinished):
+            if event.iteration == 0:
+                self.initial_report = event.report
+            self.view.tests_finished(event.report, event.iteration)
+        if isinstance(event, Warned):
+            self.view.warn(event.message)
+        message = progress_message(self.run, event)
+        if message is not None:
+            self.view.report(message)

@@ -1,0 +1,92 @@
+"""Shared fixtures: a scripted model server, real git projects in temp dirs, the installed command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from model_server import ScriptedModelServer  # noqa: E402
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+BIN = Path(sys.executable).parent
+CALC_BUGGY = '''def add(a, b):
+    return a - b
+
+
+def mul(a, b):
+    return a * b
+'''
+CALC_FIXED = CALC_BUGGY.replace("return a - b", "return a + b")
+CALC_TESTS = '''from calc import add, mul
+
+
+def test_add():
+    assert add(2, 3) == 5
+
+
+def test_mul():
+    assert mul(2, 3) == 6
+'''
+GIT_ENV = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+
+
+def fenced(code: str, lang: str = "python") -> str:
+    return f"Here is the fix.\n```{lang}\n{code}```\n"
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    with ScriptedModelServer() as server:
+        yield server
+
+
+@pytest.fixture
+def model(model_server):
+    """A fresh model name on the scripted server: `model("artisan")` -> 'openai/artisan-1a2b3c'."""
+    def make(role: str = "m") -> str:
+        return f"openai/{role}-{uuid.uuid4().hex[:8]}"
+    return make
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+    env = {**os.environ, **GIT_ENV}
+    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "init"]):
+        subprocess.run(cmd, cwd=path, check=True, env=env)
+    return path
+
+
+@pytest.fixture
+def calc_repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "proj", {"calc.py": CALC_BUGGY, "tests/test_calc.py": CALC_TESTS,
+                                         "conftest.py": "", ".gitignore": ".micro-agent/\n"})
+
+
+def pytest_command(test_path: str = "tests/test_calc.py") -> str:
+    return f"{sys.executable} -m pytest -q {test_path}"
+
+
+@pytest.fixture
+def cli_env(model_server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(OPENAI_API_BASE=model_server.url, OPENAI_API_KEY="test-key", LITELLM_LOCAL_MODEL_COST_MAP="True",
+               NO_COLOR="1", COLUMNS="200", TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return env
+
+
+def micro_agent(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed `micro-agent` command."""
+    exe = shutil.which("micro-agent", path=str(BIN)) or str(BIN / "micro-agent")
+    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

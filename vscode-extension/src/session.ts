@@ -1,0 +1,252 @@
+/**
+ * One language-server session: finds the server (launch ladder), starts the client with our
+ * settings and middleware, mirrors progress into notifications, and keeps the status bar current.
+ */
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as vscode from "vscode";
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  State,
+  TransportKind,
+  WorkDoneProgressCancelNotification,
+} from "vscode-languageclient/node";
+import { describeLaunch, findOnPath, LaunchPlan, resolveLaunch } from "./launch";
+import { ProgressMirror, ProgressUi, WorkDoneValue } from "./progress";
+import { activeInterpreter, onInterpreterChange } from "./python";
+import { answerConfiguration, ExtensionSettings, initializationOptions, readSettings, SECTION } from "./settings";
+import { describeRun, initialStatus, renderStatusBar, RunFinished, StatusState } from "./status";
+
+export const RUN_FINISHED = "microAgent/runFinished";
+const LANGUAGES = ["python", "typescript", "typescriptreact", "javascript", "javascriptreact", "rust"];
+
+/** Settings for a resource (or the first workspace folder), with variables substituted. */
+export function settingsFor(scope?: vscode.Uri): ExtensionSettings {
+  const folder = (scope && vscode.workspace.getWorkspaceFolder(scope)) ?? vscode.workspace.workspaceFolders?.[0];
+  const config = vscode.workspace.getConfiguration(SECTION, scope ?? folder?.uri);
+  return readSettings((key) => config.get(key), { workspaceFolder: folder?.uri.fsPath, userHome: os.homedir() });
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** VS Code notifications for the mirror: one `withProgress` per token, closed by `close()`. */
+const notificationUi: ProgressUi = {
+  open(title, cancellable, onCancel) {
+    let progress: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+    let finish: () => void = () => {};
+    const pending: { message?: string; increment?: number }[] = [];
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable },
+      (p, token) => {
+        progress = p;
+        token.onCancellationRequested(onCancel);
+        pending.splice(0).forEach((step) => p.report(step));
+        return finished;
+      },
+    );
+    return {
+      report(message, increment) {
+        const step = { message, increment };
+        if (progress) progress.report(step);
+        else pending.push(step);
+      },
+      close: () => finish(),
+    };
+  },
+};
+
+export class Session implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private plan: LaunchPlan | undefined;
+  private status: StatusState = initialStatus;
+  private readonly statusItem = vscode.window.createStatusBarItem("microAgent.status", vscode.StatusBarAlignment.Left, 50);
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly progress = new ProgressMirror(
+    notificationUi,
+    (token) => void this.client?.sendNotification(WorkDoneProgressCancelNotification.type, { token }),
+    (running) => this.setStatus({ ...this.status, running }),
+  );
+
+  constructor(readonly output: vscode.OutputChannel) {
+    this.statusItem.name = "Micro Agent";
+    this.statusItem.command = "microAgent.palette.showStatus";
+    this.render();
+    this.statusItem.show();
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((event) => this.onConfigurationChanged(event)),
+    );
+    void onInterpreterChange(() => {
+      if (this.plan?.ok && this.plan.source === "python-extension") void this.restart();
+    }).then((d) => d && this.disposables.push(d));
+  }
+
+  /** The launch plan in use (for the audit log command). */
+  get launchPlan(): LaunchPlan | undefined {
+    return this.plan;
+  }
+
+  async start(): Promise<void> {
+    const settings = settingsFor();
+    this.plan = resolveLaunch({
+      configuredCommand: settings.serverCommand,
+      interpreter: settings.serverCommand.length > 0 ? undefined : await activeInterpreter(),
+      which: (name) => findOnPath(name, process.env, isExecutable),
+    });
+    this.output.appendLine(describeLaunch(this.plan));
+    if (!this.plan.ok) {
+      this.setStatus({ ...this.status, server: "missing", serverDetail: this.plan.reason });
+      void this.offerInstall(this.plan.reason);
+      return;
+    }
+    this.setStatus({ ...this.status, server: "starting" });
+    const client = this.createClient(this.plan, settings);
+    this.client = client;
+    client.onDidChangeState((event) => {
+      if (event.newState === State.Running) this.setStatus({ ...this.status, server: "ready", serverDetail: undefined });
+      if (event.newState === State.Stopped) {
+        this.progress.clear();
+        if (this.status.server !== "missing") this.setStatus({ ...this.status, server: "stopped" });
+      }
+    });
+    client.onNotification(RUN_FINISHED, (run: RunFinished) => {
+      this.output.appendLine(`Run ${run.runId} finished — ${describeRun(run)}`);
+      this.setStatus({ ...this.status, lastRun: run });
+    });
+    try {
+      await client.start();
+    } catch (error) {
+      const reason = `The Micro Agent language server did not start (${describeLaunch(this.plan)}): ${errorText(error)}`;
+      this.output.appendLine(reason);
+      this.setStatus({ ...this.status, server: "missing", serverDetail: reason });
+      void this.offerInstall(reason);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.progress.clear();
+    if (client) {
+      try {
+        await client.stop(5000);
+      } catch {
+        /* already stopped */
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.output.appendLine("Restarting the language server…");
+    await this.stop();
+    await this.start();
+  }
+
+  /** `workspace/executeCommand` on the server; errors are shown and answered with undefined. */
+  async execute(command: string, args: unknown[]): Promise<unknown> {
+    const client = this.client;
+    if (!client || !client.isRunning()) {
+      void vscode.window.showErrorMessage(
+        this.status.serverDetail ?? "The Micro Agent language server is not running. Run \"Micro Agent: Restart Language Server\".",
+      );
+      return undefined;
+    }
+    try {
+      return await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Micro Agent: ${errorText(error)}`);
+      return undefined;
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.statusItem.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+
+  private createClient(plan: Extract<LaunchPlan, { ok: true }>, settings: ExtensionSettings): LanguageClient {
+    const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const serverOptions: ServerOptions = {
+      command: plan.command,
+      args: [...plan.args],
+      transport: TransportKind.stdio,
+      options: { cwd, env: process.env },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: LANGUAGES.map((language) => ({ scheme: "file", language })),
+      outputChannel: this.output,
+      initializationOptions: initializationOptions(settings),
+      diagnosticCollectionName: "micro-agent",
+      middleware: {
+        // Our notifications replace the client's status-bar progress; `end` still goes to the
+        // client so that it disposes its bookkeeping for the token.
+        handleWorkDoneProgress: (token, params, next) => {
+          this.progress.handle(token, params as WorkDoneValue);
+          if (params.kind === "end") next(token, params);
+        },
+        workspace: {
+          configuration: async (params, token, next) => {
+            const ours = answerConfiguration(params.items, (scope) =>
+              settingsFor(scope ? vscode.Uri.parse(scope) : undefined),
+            );
+            if (ours.every((answer) => answer !== undefined)) return ours;
+            const theirs = await next(params, token);
+            return Array.isArray(theirs) ? ours.map((answer, i) => answer ?? theirs[i]) : theirs;
+          },
+        },
+      },
+    };
+    return new LanguageClient("microAgent", "Micro Agent", serverOptions, clientOptions);
+  }
+
+  private onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    if (!event.affectsConfiguration(SECTION)) return;
+    if (event.affectsConfiguration(`${SECTION}.server.command`)) {
+      void this.restart();
+      return;
+    }
+    const client = this.client;
+    if (client?.isRunning()) {
+      void client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: initializationOptions(settingsFor()),
+      });
+    }
+  }
+
+  private async offerInstall(reason: string): Promise<void> {
+    const openSetting = "Open Setting";
+    const choice = await vscode.window.showErrorMessage(reason, openSetting);
+    if (choice === openSetting) {
+      await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.server.command`);
+    }
+  }
+
+  private setStatus(next: StatusState): void {
+    this.status = next;
+    this.render();
+  }
+
+  private render(): void {
+    const view = renderStatusBar(this.status);
+    this.statusItem.text = view.text;
+    this.statusItem.tooltip = view.tooltip;
+    this.statusItem.backgroundColor = view.background ? new vscode.ThemeColor(view.background) : undefined;
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
