@@ -73,7 +73,7 @@ def calc_repo(tmp_path: Path) -> Path:
                                          "conftest.py": "", ".gitignore": ".micro-agent/\n"})
 
 
-def pytest_command(test_path: str = "tests/test_calc.py") -> str:
+def cmd_for_tests(test_path: str = "tests/test_calc.py") -> str:
     return f"{sys.executable} -m pytest -q {test_path}"
 
 
@@ -81,7 +81,8 @@ def pytest_command(test_path: str = "tests/test_calc.py") -> str:
 def cli_env(model_server, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(OPENAI_API_BASE=model_server.url, OPENAI_API_KEY="test-key", LITELLM_LOCAL_MODEL_COST_MAP="True",
-               NO_COLOR="1", COLUMNS="200", TMPDIR=str(tmp_path / "tmp"))
+               NO_COLOR="1", COLUMNS="200", TMPDIR=str(tmp_path / "tmp"),
+               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")  # the projects under test need no plugins: faster runs
     (tmp_path / "tmp").mkdir(exist_ok=True)
     return env
 

@@ -8,13 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import BIN, CALC_BUGGY, CALC_FIXED, fenced, make_repo, micro_agent, pytest_command
+from conftest import BIN, CALC_BUGGY, CALC_FIXED, fenced, make_repo, micro_agent, cmd_for_tests
 
 WRONG = CALC_BUGGY.replace("return a - b", "return a * b")  # still fails: add(2, 3) == 6
 
 
 def run_json(args, repo, env, **kw):
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--json", *args], repo, env, **kw)
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--json", *args], repo, env, **kw)
     report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else None
     return done, report
 
@@ -27,7 +27,7 @@ def no_worktrees_left(repo: Path, env) -> bool:
 def test_simple_bug_fixed_and_loop_stops_on_first_green(calc_repo, model_server, model, cli_env):
     artisan = model("artisan")
     model_server.script(artisan.removeprefix("openai/"), [fenced(WRONG), fenced(CALC_FIXED), fenced(WRONG)])
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", artisan], calc_repo, cli_env)
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan], calc_repo, cli_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (calc_repo / "calc.py").read_text() == CALC_FIXED
     assert len(model_server.calls(artisan.removeprefix("openai/"))) == 2  # stopped on the first green iteration
@@ -51,7 +51,7 @@ def test_second_prompt_carries_first_failure_with_indentation(calc_repo, model_s
 
 def test_simple_mode_escalates_to_full_with_every_error(calc_repo, model_server, model, cli_env):
     artisan, librarian, critic = model("artisan"), model("librarian"), model("critic")
-    wrong_twice = CALC_BUGGY.replace("return a - b", "return a - b - 1")  # add(2, 3) == 0
+    wrong_twice = CALC_BUGGY.replace("return a - b", "return a - b - 1")  # add(2, 3) == -2
     model_server.script(artisan.removeprefix("openai/"),
                         [fenced(WRONG), fenced(wrong_twice), "I cannot do it.", fenced(WRONG), fenced(WRONG),
                          fenced(CALC_FIXED)])
@@ -69,7 +69,7 @@ def test_simple_mode_escalates_to_full_with_every_error(calc_repo, model_server,
     assert abs(report["total_cost_usd"] - simple["cost_usd"] - full["cost_usd"]) < 1e-9
     assert report["solved_by_tier"] == "full"
     (librarian_prompt,) = model_server.prompts(librarian.removeprefix("openai/"))
-    for message in ("assert 6 == 5", "assert 0 == 5", "unusable reply", "repeated the current code unchanged"):
+    for message in ("assert 6 == 5", "assert -2 == 5", "unusable reply", "repeated the current code unchanged"):
         assert message in librarian_prompt
     assert "SIMPLE MODE HISTORY (5 iterations" in librarian_prompt
     assert (calc_repo / "calc.py").read_text() == CALC_FIXED
@@ -132,7 +132,7 @@ def test_budget_exhausted_exits_3_without_escalation(calc_repo, model_server, mo
 def test_budget_spent_at_hand_off_says_so(calc_repo, model_server, model, cli_env):
     artisan, librarian = model("artisan"), model("librarian")
     model_server.script(artisan.removeprefix("openai/"), [fenced(WRONG)])
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", artisan, "--librarian", librarian,
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan, "--librarian", librarian,
                         "--simple", "2", "--max-iterations", "2"], calc_repo, cli_env)
     assert done.returncode == 3
     assert "Budget exhausted before escalation could start" in done.stdout
@@ -142,7 +142,7 @@ def test_budget_spent_at_hand_off_says_so(calc_repo, model_server, model, cli_en
 def test_tests_already_passing_means_no_model_call(calc_repo, model_server, model, cli_env):
     (calc_repo / "calc.py").write_text(CALC_FIXED)
     artisan = model("artisan")
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", artisan], calc_repo, cli_env)
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan], calc_repo, cli_env)
     assert done.returncode == 0
     assert "already pass" in done.stdout
     assert model_server.calls(artisan.removeprefix("openai/")) == []
@@ -155,7 +155,7 @@ def test_broken_test_command_stops_before_any_model_call(calc_repo, model_server
     assert done.returncode == 2
     assert "no-such-test-runner --quick" in done.stdout and "not found" in done.stdout
     (calc_repo / "tests" / "test_other.py").write_text("import numpy_is_not_installed\n\ndef test_x():\n    pass\n")
-    done = micro_agent(["run", "calc.py", "-t", pytest_command("tests/test_other.py"), "--artisan", artisan],
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests("tests/test_other.py"), "--artisan", artisan],
                        calc_repo, cli_env)
     assert done.returncode == 2, done.stdout
     assert "numpy_is_not_installed" in done.stdout
@@ -175,7 +175,7 @@ def test_reply_without_code_is_a_failed_iteration(calc_repo, model_server, model
 def test_ctrl_c_during_model_call_exits_130_and_cleans_up(calc_repo, model_server, model, cli_env):
     artisan = model("artisan")
     model_server.script(artisan.removeprefix("openai/"), [{"content": fenced(CALC_FIXED), "delay": 30}])
-    process = subprocess.Popen([str(BIN / "micro-agent"), "run", "calc.py", "-t", pytest_command(), "--artisan",
+    process = subprocess.Popen([str(BIN / "micro-agent"), "run", "calc.py", "-t", cmd_for_tests(), "--artisan",
                                 artisan], cwd=calc_repo, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 60
@@ -204,7 +204,7 @@ def test_full_mode_shows_imported_file(tmp_path, model_server, model, cli_env):
     model_server.script(artisan.removeprefix("openai/"), [fenced(fixed)])
     model_server.script(librarian.removeprefix("openai/"), ["ANALYSIS: the rate is a percentage.\nFILES:\nshop/rates.py"])
     model_server.script(critic.removeprefix("openai/"), ["ok"])
-    done = micro_agent(["run", "shop/price.py", "-t", pytest_command("tests/test_price.py"), "--full",
+    done = micro_agent(["run", "shop/price.py", "-t", cmd_for_tests("tests/test_price.py"), "--full",
                         "--artisan", artisan, "--librarian", librarian, "--critic", critic], repo, cli_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "TAX_RATE_PERCENT = 20  # the shop's VAT" in model_server.prompts(librarian.removeprefix("openai/"))[0]
@@ -215,12 +215,12 @@ def test_full_mode_shows_imported_file(tmp_path, model_server, model, cli_env):
 def test_unreachable_provider_and_bad_key_are_one_clear_line(calc_repo, model_server, model, cli_env):
     artisan = model("artisan")
     env = {**cli_env, "OPENAI_API_BASE": "http://127.0.0.1:9/v1"}
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", artisan, "--no-escalate"],
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan, "--no-escalate"],
                        calc_repo, env)
     assert done.returncode == 2, done.stdout
     assert f"{artisan}: provider unreachable at http://127.0.0.1:9/v1" in done.stdout
     model_server.script(artisan.removeprefix("openai/"), [{"status": 401, "content": "Incorrect API key provided"}])
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", artisan, "--no-escalate"],
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan, "--no-escalate"],
                        calc_repo, cli_env)
     assert done.returncode == 2
     assert f"{artisan}: the API key was refused" in done.stdout
@@ -229,7 +229,7 @@ def test_unreachable_provider_and_bad_key_are_one_clear_line(calc_repo, model_se
 
 def test_missing_api_key_is_named_before_the_loop(calc_repo, cli_env):
     env = {k: v for k, v in cli_env.items() if k != "ANTHROPIC_API_KEY"}
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", "claude-sonnet-4-5"], calc_repo, env)
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", "claude-sonnet-4-5"], calc_repo, env)
     assert done.returncode == 2
     assert "ANTHROPIC_API_KEY" in done.stderr
 
@@ -245,7 +245,7 @@ def test_config_errors_are_reported_together(calc_repo, cli_env):
 def test_dry_run_prints_diff_and_leaves_file(calc_repo, model_server, model, cli_env):
     artisan = model("artisan")
     model_server.script(artisan.removeprefix("openai/"), [fenced(CALC_FIXED)])
-    done = micro_agent(["run", "calc.py", "-t", pytest_command(), "--artisan", artisan, "--dry-run"],
+    done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan, "--dry-run"],
                        calc_repo, cli_env)
     assert done.returncode == 0, done.stderr
     assert "-    return a - b" in done.stdout and "+    return a + b" in done.stdout

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
+from .summary import Attempt, accumulate, tier_header, tier_summary
 
 BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run
-HISTORY_CAP_CHARS = 4000
-TRUNCATED = "[truncated]"
 OUTCOMES = ("success", "failed", "budget_exhausted", "interrupted", "error")
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
@@ -176,7 +175,7 @@ class AuditLog:
                 return
             try:
                 self._write(self._connection(), event)
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # sqlite, OS, anything: the run's outcome never depends on the audit log
                 self._warn_once(exc)
 
     def close(self) -> None:
@@ -262,7 +261,8 @@ _RUNS_SQL = """
 
 
 def list_runs(conn: sqlite3.Connection, limit: int = 50, target: str | None = None) -> list[dict]:
-    """The newest runs first, optionally only those on `target` (as recorded: relative to the root)."""
+    """The newest runs first (all of them when `limit` < 0), optionally only those on `target`
+    (as recorded: relative to the project root, `/` separators)."""
     where, params = ("WHERE target = ?", [target]) if target is not None else ("", [])
     rows = conn.execute(f"{_RUNS_SQL} {where} ORDER BY started_at DESC, rowid DESC LIMIT ?", [*params, limit])
     return [dict(row) for row in rows]
@@ -323,71 +323,23 @@ def last_run_for_target(conn: sqlite3.Connection, target: str) -> dict | None:
 
 
 def failure_history(conn: sqlite3.Connection, run_id: str) -> str:
-    """The run's accumulated failure summary, as a new run is seeded with it (spec 002, Decision 3).
+    """The run's accumulated failure summary, to seed a new run with (spec 002, Decision 3).
 
     One section per tier that ran without passing, oldest first, under
-    `=== TIER n FAILURES: name (k iterations) ===`. A tier's body is the summary the engine recorded
-    when it escalated from that tier, or one built from its attempts. Empty when nothing failed.
+    `=== TIER n FAILURES: name (k iterations) ===`, built from the recorded attempts exactly as the
+    engine builds the context it hands to its next tier, capped the same way. Empty when nothing failed.
     """
-    escalation_summaries: dict[str, str] = {}
-    for escalation in get_escalations(conn, run_id):
-        escalation_summaries.setdefault(escalation["from_tier"], escalation["summary"].strip())
+    ended_because = {e["from_tier"]: e["reason"] for e in get_escalations(conn, run_id)}
     tiers: dict[int, list[dict]] = {}
     for attempt in get_attempts(conn, run_id):
         tiers.setdefault(attempt["tier_index"], []).append(attempt)
-    sections: list[str] = []
-    for tier_index, attempts in sorted(tiers.items()):
-        if any(a["test_status"] == "passed" for a in attempts):
+    sections = []
+    for tier_index, rows in sorted(tiers.items()):
+        if any(row["test_status"] == "passed" for row in rows):
             continue
-        name = attempts[0]["tier_name"]
-        body = escalation_summaries.get(name) or tier_history(attempts)
-        if body.startswith("=== TIER"):  # the engine recorded the accumulated text itself: it covers all before
-            sections = [body]
-            continue
-        sections.append(f"=== TIER {tier_index + 1} FAILURES: {name} ({len(attempts)} iterations) ===\n{body}")
-    return cap_history(sections)
-
-
-def tier_history(attempts: list[dict]) -> str:
-    """A tier's natural-language history, built from its audit rows."""
-    mode = attempts[0]["tier_mode"].upper()
-    lines = [f"{mode} MODE HISTORY ({len(attempts)} iterations, all failed):", ""]
-    patterns: list[str] = []
-    for attempt in attempts:
-        change = (attempt["code_change_summary"] or "No code change recorded").strip().rstrip(".")
-        line = f"Iteration {attempt['iteration']}: {change}."
-        failed = attempt["failed_tests"]
-        if failed:
-            line += f" Failed: {', '.join(failed[:5])}{' …' if len(failed) > 5 else ''}."
-        errors = [_first_line(m) for m in attempt["error_messages"] if str(m).strip()]
-        if errors:
-            line += f' {"Tests could not run" if attempt["test_status"] == "error" else "Test failed"}: "{errors[0]}"'
-        elif attempt["test_status"] == "error":
-            line += " Tests could not run."
-        lines.append(line)
-        patterns += [e for e in errors if e not in patterns]
-    if patterns:
-        lines += ["", "Unique error patterns: " + "; ".join(patterns[:5])]
-    return "\n".join(lines)
-
-
-def _first_line(message: object, width: int = 160) -> str:
-    line = next((part.strip() for part in str(message).splitlines() if part.strip()), "")
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def cap_history(sections: list[str], limit: int = HISTORY_CAP_CHARS) -> str:
-    """Join tier sections under `limit` characters: the oldest is cut first (its header stays, then
-    `[truncated]`, then the end of its body); the newest is kept whole unless it alone is too long."""
-    sections = list(sections)
-    total = lambda: len("\n\n".join(sections))  # noqa: E731
-    for i in range(len(sections)):
-        overflow = total() - limit
-        if overflow <= 0:
-            break
-        if i == len(sections) - 1 and len(sections) > 1 and len(sections[i]) <= limit:
-            break  # older tiers are down to their headers; the newest is kept whole
-        header, _, body = sections[i].partition("\n")
-        keep = max(0, len(body) - overflow - len(TRUNCATED) - 1)
-        sections[i] = f"{header}\n{TRUNCATED}" + (f"\n{body[len(body) - keep:]}" if keep else "")
-    return "\n\n".join(sections)
+        name = rows[0]["tier_name"]
+        attempts = [Attempt(row["iteration"], row["code_change_summary"], row["test_status"],
+                            row["failed_tests"], row["error_messages"]) for row in rows]
+        sections.append(tier_header(tier_index + 1, name, len(attempts)) + "\n"
+                        + tier_summary(rows[0]["tier_mode"], attempts, ended_because.get(name, "")))
+    return accumulate(sections)

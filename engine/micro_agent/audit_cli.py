@@ -23,6 +23,7 @@ from rich.text import Text
 
 from . import audit
 from .config import CONFIG_FILE_NAME, ConfigError, find_project_root, load_project_config, load_tier_file
+from .workspace import REF_PREFIX
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -99,22 +100,21 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"micro-agent audit: {problem}", markup=False)
         return EXIT_USAGE
     except ConfigError as exc:
-        err.print("micro-agent audit: the configuration has problems:\n" + "\n".join(f"  {p}" for p in exc.problems),
-                  markup=False)
+        err.print("micro-agent audit: cannot tell where the audit database is; fix the configuration "
+                  "or pass --db PATH:\n" + "\n".join(f"  {p}" for p in exc.problems), markup=False)
         return EXIT_USAGE
     return EXIT_OK
 
 
 def default_db_path(root: Path) -> Path:
-    """`auditDbPath` from micro-agent.yml, else from its tier file's `global`, else .micro-agent/audit.db."""
-    config = load_project_config(root / CONFIG_FILE_NAME)
+    """Where `micro-agent run` writes: the tier file's `global.auditDbPath` when micro-agent.yml names a
+    tier file, else the yml's `auditDbPath` (default .micro-agent/audit.db), relative to the root."""
+    config_path = root / CONFIG_FILE_NAME
+    config = load_project_config(config_path)
     configured = config.audit_db_path
-    if "audit_db_path" not in config.model_fields_set and config.tier_config_file:
-        tier_path = root / config.tier_config_file
-        if tier_path.is_file():
-            configured = load_tier_file(tier_path).global_.audit_db_path
-    path = Path(configured).expanduser()
-    return path if path.is_absolute() else root / path
+    if config.tier_config_file:
+        configured = load_tier_file((config_path.parent / config.tier_config_file).resolve()).global_.audit_db_path
+    return root / configured
 
 
 class _open_readonly:
@@ -227,17 +227,18 @@ def render_run(console: Console, run_row: dict, attempts: list[dict], escalation
         console.print(Text("(no git ref for this run)", style="dim"))
     if not attempts:
         console.print(Text("\nNo attempts recorded for this run.", style="dim"))
-    pending_escalations = list(escalations)
+    pending = list(escalations)
+    shown_summary = ""  # each escalation's summary repeats the ones before it: show only what is new
     for position, attempt in enumerate(attempts):
         console.print()
         render_attempt(console, attempt, diffs)
         tier_ends = position + 1 == len(attempts) or attempts[position + 1]["tier_index"] != attempt["tier_index"]
-        while tier_ends and pending_escalations and pending_escalations[0]["from_tier"] == attempt["tier_name"]:
+        while tier_ends and pending and pending[0]["from_tier"] == attempt["tier_name"]:
             console.print()
-            render_escalation(console, pending_escalations.pop(0))
-    for escalation in pending_escalations:  # an escalation from a tier with no attempts (provider down, …)
+            shown_summary = render_escalation(console, pending.pop(0), shown_summary)
+    for escalation in pending:  # from a tier that recorded no attempt
         console.print()
-        render_escalation(console, escalation)
+        shown_summary = render_escalation(console, escalation, shown_summary)
 
 
 def render_attempt(console: Console, attempt: dict, diffs: dict[tuple[int, int], str] | None) -> None:
@@ -269,7 +270,8 @@ def render_attempt(console: Console, attempt: dict, diffs: dict[tuple[int, int],
         console.print(diff_text(diff), soft_wrap=True)
 
 
-def render_escalation(console: Console, escalation: dict) -> None:
+def render_escalation(console: Console, escalation: dict, previous_summary: str = "") -> str:
+    """Print one hand-off; returns its summary, so the next one prints only what it adds."""
     remaining = []
     if escalation["remaining_cost_usd"] is not None:
         remaining.append(f"{money(escalation['remaining_cost_usd'])} left")
@@ -280,8 +282,11 @@ def render_escalation(console: Console, escalation: dict) -> None:
         f": {escalation['reason']}" if escalation["reason"] else "",
         f" ({', '.join(remaining)})" if remaining else "",
     ), soft_wrap=True)
-    if escalation["summary"].strip():
-        console.print(Text("  " + escalation["summary"].strip().replace("\n", "\n  "), style="dim"), soft_wrap=True)
+    summary = escalation["summary"].strip()
+    new_part = summary.removeprefix(previous_summary).strip() if previous_summary else summary
+    if new_part:
+        console.print(Text("  " + new_part.replace("\n", "\n  "), style="dim"), soft_wrap=True)
+    return summary
 
 
 def diff_text(diff: str) -> Text:
@@ -312,13 +317,14 @@ def candidate_diffs(repo: Path, run_id: str) -> dict[tuple[int, int], str] | Non
 
 
 def candidate_commits(repo: Path, run_id: str) -> list[tuple[str, str, str]] | None:
-    """(commit, first parent, subject) of the run's commits, newest first, down to its base commit.
+    """(commit, first parent, subject) of the run's commits on its ref, newest first.
 
-    Streams `git log` and stops at the base, so a long project history behind it is never read.
+    Streams `git log` and stops at the run's base (its seed commit, or the first commit that is not the
+    run's), so the project's history behind it is never read.
     """
-    base_subject = f"micro-agent {run_id} base"
+    own = f"micro-agent {run_id} "
     command = ["git", "-c", "core.quotepath=off", "-C", str(repo), "log", "--first-parent",
-               "--format=%H%x00%P%x00%s", f"refs/micro-agent/{run_id}", "--"]
+               "--format=%H%x00%P%x00%s", f"{REF_PREFIX}{run_id}", "--"]
     try:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                 encoding="utf-8", errors="replace")
@@ -329,10 +335,11 @@ def candidate_commits(repo: Path, run_id: str) -> list[tuple[str, str, str]] | N
     with proc:
         for line in proc.stdout or ():
             commit, parents, subject = (line.rstrip("\n").split("\x00") + ["", ""])[:3]
-            if subject.strip() == base_subject:
+            subject = subject.strip()
+            if not subject.startswith(own):  # the seed ("micro-agent <id>: seed"), the base, or the user's history
                 reached_base = True
                 break
-            commits.append((commit, parents.split(" ")[0], subject.strip()))
+            commits.append((commit, parents.split(" ")[0], subject))
         if reached_base:
             proc.terminate()
     if not reached_base and proc.returncode != 0:

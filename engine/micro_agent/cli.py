@@ -108,18 +108,24 @@ def run_command(args: argparse.Namespace) -> int:
     observer = (lambda event: None) if args.json else renderer
     controls = Controls()
     box = {}
-    worker = threading.Thread(target=lambda: box.update(report=run_engine(request, observer, controls)),
-                              name="micro-agent-run", daemon=True)
-    worker.start()
+    finished = threading.Event()  # not Thread.join: a join that Ctrl-C interrupts may report a live thread done
+
+    def work() -> None:
+        try:
+            box["report"] = run_engine(request, observer, controls)
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name="micro-agent-run", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         renderer.stop()
         err.print("[yellow]Interrupted: stopping and cleaning up…[/] (Ctrl-C again to quit at once)")
         controls.cancel()
         try:
-            worker.join(15)
+            finished.wait(15)
         except KeyboardInterrupt:
             os._exit(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED

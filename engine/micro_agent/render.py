@@ -54,7 +54,7 @@ class Renderer:
         r = e.report
         if e.iteration == 0:
             what = "pass" if r.passed else (f"{len(r.failures)} failing" if r.failures else "fail")
-            self.console.print(f"Initial tests: {what} ({r.duration_s:.1f} s)")
+            self.console.print(f"Initial tests: {what} ({r.duration_s:.2f} s)")
         if self.verbose and r.output.strip():
             self.console.print(f"[dim]--- test output ({escape(r.command)}) ---[/]")
             self.console.print(escape(r.output.rstrip()[-4000:]), highlight=False)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .config import (CONFIG_FILE_NAME, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, ProjectConfig, RunRequest,
+from .config import (CONFIG_FILE_NAME, DEFAULT_MODELS, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, ProjectConfig, RunRequest,
                      Tier, default_chain, load_project_config, load_tier_file, model_format_problem)
 from .providers import missing_key
 from .runners import detect_test_command
@@ -58,7 +58,7 @@ def build_request(root: Path, target: Path, overrides: Overrides,
         problems.append(f"{target}: outside the project root {root}")
     rel_target = target.relative_to(root).as_posix() if target.is_relative_to(root) else target.name
 
-    tiers, budget, audit_path = _chain(root, config_path, project, overrides, problems, warnings)
+    tiers, budget, audit_path = _chain(root, config_path, project, overrides, problems, warnings, env)
     for tier in tiers:
         for role, model in tier.role_models().items():
             if problem := model_format_problem(model):
@@ -83,8 +83,18 @@ def build_request(root: Path, target: Path, overrides: Overrides,
     return request, warnings
 
 
+def _role_models(chosen: dict[str, str], env: dict[str, str], warnings: list[str]) -> dict[str, str]:
+    """The models per role. A role left unset whose default model has no API key here takes the artisan's model."""
+    models = {**DEFAULT_MODELS, **chosen}
+    for role in ("librarian", "critic"):
+        if role not in chosen and "artisan" in chosen and (var := missing_key(models[role], env)):
+            warnings.append(f"{role}: {var} is not set, so the {role} uses the artisan's model {chosen['artisan']}")
+            models[role] = chosen["artisan"]
+    return models
+
+
 def _chain(root: Path, config_path: Path, project: ProjectConfig, o: Overrides, problems: list[str],
-           warnings: list[str]) -> tuple[list[Tier], Budget, str]:
+           warnings: list[str], env: dict[str, str]) -> tuple[list[Tier], Budget, str]:
     """The tiers, the budget and the audit DB path: from a tier file when there is one, else simple → full."""
     b = project.budget
     cost, minutes, iterations = b.max_cost_usd, b.max_duration_minutes, b.max_iterations
@@ -111,7 +121,8 @@ def _chain(root: Path, config_path: Path, project: ProjectConfig, o: Overrides, 
         if simple < 1:
             problems.append("--simple N: N must be at least 1")
             simple = 1
-        tiers = default_chain({**project.models, **o.models}, simple=simple, full_only=o.full, escalate=o.escalate)
+        models = _role_models({**project.models, **o.models}, env, warnings)
+        tiers = default_chain(models, simple=simple, full_only=o.full, escalate=o.escalate)
     elif o.models:
         warnings.append("a tier config is in use: per-role model flags are ignored (the tiers name their models)")
     budget_values = {"maxCostUsd": o.max_cost_usd or cost, "maxDurationMinutes": o.max_duration_minutes or minutes,

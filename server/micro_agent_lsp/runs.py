@@ -33,13 +33,14 @@ class ActiveRun:
     """A run in progress and what the editor is told about it."""
 
     run_id: str
-    root: Path
+    root: Path  # the project root, as the engine sees it (resolved)
     target: str  # relative to root
-    uri: str  # the target's uri
-    test_uris: list[str]
+    uri: str  # the target's uri, as the client spells it
+    target_path: str  # the target's path, as the client spells it
+    test_paths: list[str]
     controls: Controls = field(default_factory=Controls)
     started_at: float = field(default_factory=time.time)
-    start_texts: dict[str, str] = field(default_factory=dict)  # uri -> content the run started from
+    start_texts: dict[str, str] = field(default_factory=dict)  # path -> content the run started from
     tier_names: list[str] = field(default_factory=list)
     tier_index: int | None = None
     tier_name: str | None = None
@@ -53,8 +54,9 @@ class ActiveRun:
     escalate_requested: bool = False
 
     @property
-    def uris(self) -> set[str]:
-        return {self.uri, *self.test_uris}
+    def paths(self) -> set[str]:
+        """The files this run is known by: its target and its test files."""
+        return {self.target_path, *self.test_paths}
 
     def observe(self, event: Event) -> None:
         """Follow the engine's events: tier, iteration, agent, cost."""
@@ -116,58 +118,58 @@ def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
 
 
 class RunRegistry:
-    """One active run per target, found by any of its uris; the last finished run per target."""
+    """One active run per target, found by the path of its target or of a test file; the last finished runs."""
 
     def __init__(self) -> None:
-        self._active: dict[str, ActiveRun] = {}  # target uri -> run
-        self._finished: dict[str, tuple[dict[str, Any], set[str]]] = {}  # target uri -> (summary, its uris)
+        self._active: dict[str, ActiveRun] = {}  # target path -> run
+        self._finished: dict[str, tuple[dict[str, Any], set[str]]] = {}  # target path -> (summary, its paths)
         self._last_finished: dict[str, Any] | None = None
 
     def add(self, run: ActiveRun) -> None:
         """Register a new run; RunAlreadyInProgress when its target (or a test file of it) has one."""
         for other in self._active.values():
-            if run.uri in other.uris or other.uri in run.uris:
+            if run.target_path in other.paths or other.target_path in run.paths:
                 raise RunAlreadyInProgress(other)
-        self._active[run.uri] = run
+        self._active[run.target_path] = run
 
-    def find(self, uri: str) -> ActiveRun | None:
-        """The run in progress on `uri` (its target or one of its test files)."""
-        if uri in self._active:
-            return self._active[uri]
-        return next((run for run in self._active.values() if uri in run.uris), None)
+    def find(self, path: str) -> ActiveRun | None:
+        """The run in progress on `path` (its target or one of its test files)."""
+        if path in self._active:
+            return self._active[path]
+        return next((run for run in self._active.values() if path in run.paths), None)
 
     def active(self) -> list[ActiveRun]:
         return list(self._active.values())
 
     def finish(self, run: ActiveRun, summary: dict[str, Any]) -> None:
-        self._active.pop(run.uri, None)
-        self._finished.pop(run.uri, None)  # re-insert: the newest last
-        self._finished[run.uri] = (summary, run.uris)
+        self._active.pop(run.target_path, None)
+        self._finished.pop(run.target_path, None)  # re-insert: the newest last
+        self._finished[run.target_path] = (summary, run.paths)
         self._last_finished = summary
 
-    def cancel(self, uri: str) -> ActiveRun | None:
-        run = self.find(uri)
+    def cancel(self, path: str) -> ActiveRun | None:
+        run = self.find(path)
         if run is not None:
             run.controls.cancel()
             run.phase = "cancelling"
         return run
 
-    def escalate(self, uri: str) -> ActiveRun | None:
-        run = self.find(uri)
+    def escalate(self, path: str) -> ActiveRun | None:
+        run = self.find(path)
         if run is not None:
             run.controls.skip_tier()
             run.escalate_requested = True
             run.phase = "escalating"
         return run
 
-    def last_finished(self, uri: str | None = None) -> dict[str, Any] | None:
-        """The newest finished run (on `uri`: its target or one of its test files)."""
-        if uri is None:
+    def last_finished(self, path: str | None = None) -> dict[str, Any] | None:
+        """The newest finished run (on `path`: its target or one of its test files)."""
+        if path is None:
             return self._last_finished
-        return next((summary for summary, uris in reversed(self._finished.values()) if uri in uris), None)
+        return next((summary for summary, paths in reversed(self._finished.values()) if path in paths), None)
 
-    def status(self, uri: str | None = None) -> dict[str, Any]:
-        """`microAgent.status`: the runs in progress (on `uri`, or all) and the last finished one."""
-        found = self.find(uri) if uri is not None else None
-        runs = self.active() if uri is None else ([found] if found else [])
-        return {"running": [run.status() for run in runs], "lastFinished": self.last_finished(uri)}
+    def status(self, path: str | None = None) -> dict[str, Any]:
+        """`microAgent.status`: the runs in progress (on `path`, or all) and the last finished one."""
+        found = self.find(path) if path is not None else None
+        runs = self.active() if path is None else ([found] if found else [])
+        return {"running": [run.status() for run in runs], "lastFinished": self.last_finished(path)}

@@ -53,19 +53,6 @@ class ServerSettings(_Settings):
     escalate: bool | None = None
     test_timeout_seconds: float | None = Field(default=None, alias="testTimeoutSeconds", gt=0)
 
-    def overrides(self) -> dict[str, Any]:
-        """The set values, keyed like the CLI's overrides for `build_request`."""
-        found: dict[str, Any] = {
-            "test": self.test_command,
-            "models": self.models.model_dump(exclude_none=True) or None,
-            "budget": self.budget.model_dump(by_alias=True, exclude_none=True) or None,
-            "tierConfig": self.tier_config,
-            "mode": self.mode,
-            "simple": self.simple,
-            "escalate": self.escalate,
-        }
-        return {key: value for key, value in found.items() if value is not None}
-
 
 def section_of(options: Any) -> Any:
     """The `microAgent` section of initializationOptions (a bare mapping of our keys is accepted too)."""

@@ -33,7 +33,7 @@ function runForText(command: string[], cwd: string | undefined): Promise<string>
   const [program, ...args] = command;
   const header = `$ ${command.join(" ")}${cwd ? `   (in ${cwd})` : ""}\n\n`;
   return new Promise((resolve) => {
-    execFile(program, args, { cwd, timeout: 30000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(program, args, { cwd, timeout: 30000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, COLUMNS: "160", NO_COLOR: "1" } }, (error, stdout, stderr) => {
       if (error && !stdout) {
         resolve(`${header}${stderr || error.message}\nThe audit log could not be read. Is micro-agent installed (pip install micro-agent)?\n`);
       } else {

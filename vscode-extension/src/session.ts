@@ -13,7 +13,6 @@ import {
   LanguageClientOptions,
   ServerOptions,
   State,
-  TransportKind,
   WorkDoneProgressCancelNotification,
 } from "vscode-languageclient/node";
 import { describeLaunch, findOnPath, LaunchPlan, resolveLaunch } from "./launch";
@@ -124,11 +123,13 @@ export class Session implements vscode.Disposable {
     client.onNotification(RUN_FINISHED, (run: RunFinished) => {
       this.output.appendLine(`Run ${run.runId} finished — ${describeRun(run)}`);
       this.setStatus({ ...this.status, lastRun: run });
+      if (run.outcome === "success") void revealFix(run.uri);
     });
     try {
       await client.start();
     } catch (error) {
-      const reason = `The Micro Agent language server did not start (${describeLaunch(this.plan)}): ${errorText(error)}`;
+      const command = [this.plan.command, ...this.plan.args].join(" ");
+      const reason = `The Micro Agent language server did not start (\`${command}\`): ${errorText(error)}. Its output is in the "Micro Agent" output channel.`;
       this.output.appendLine(reason);
       this.setStatus({ ...this.status, server: "missing", serverDetail: reason });
       void this.offerInstall(reason);
@@ -181,8 +182,7 @@ export class Session implements vscode.Disposable {
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     const serverOptions: ServerOptions = {
       command: plan.command,
-      args: [...plan.args],
-      transport: TransportKind.stdio,
+      args: [...plan.args], // no `transport`: TransportKind.stdio would append `--stdio` to the arguments
       options: { cwd, env: process.env },
     };
     const clientOptions: LanguageClientOptions = {
@@ -228,9 +228,12 @@ export class Session implements vscode.Disposable {
 
   private async offerInstall(reason: string): Promise<void> {
     const openSetting = "Open Setting";
-    const choice = await vscode.window.showErrorMessage(reason, openSetting);
+    const showOutput = "Show Output";
+    const choice = await vscode.window.showErrorMessage(reason, openSetting, showOutput);
     if (choice === openSetting) {
       await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.server.command`);
+    } else if (choice === showOutput) {
+      this.output.show(true);
     }
   }
 
@@ -245,6 +248,18 @@ export class Session implements vscode.Disposable {
     this.statusItem.tooltip = view.tooltip;
     this.statusItem.backgroundColor = view.background ? new vscode.ThemeColor(view.background) : undefined;
   }
+}
+
+/**
+ * Show a fixed file that is not on screen: the fix arrives as a workspace edit, which VS Code applies
+ * to files in the background (unsaved), so a fix started from a test file would otherwise go unseen.
+ */
+async function revealFix(uri: string): Promise<void> {
+  const target = vscode.Uri.parse(uri);
+  if (vscode.window.visibleTextEditors.some((editor) => editor.document.uri.toString() === target.toString())) return;
+  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString());
+  if (!document?.isDirty) return; // nothing was applied (already fixed, or the edit was refused)
+  await vscode.window.showTextDocument(document, { preview: false });
 }
 
 function errorText(error: unknown): string {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from ..reports import TestFailure
 from .process import ProcessResult
@@ -32,8 +33,6 @@ class Parsed:
 
 class Runner(Protocol):
     name: str
-
-    def matches(self, command: str, cwd: Path) -> bool: ...
 
     def prepare(self, command: str, cwd: Path, report_dir: Path, env: Mapping[str, str]) -> Prepared:
         """`env` is the environment the command will get (to extend variables like NODE_OPTIONS)."""

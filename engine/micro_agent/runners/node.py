@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Mapping
 
 from ..reports import TestFailure
 from . import shell
@@ -71,7 +71,7 @@ def _infra_error(result: ProcessResult) -> str | None:
     for line in result.output.splitlines():
         if line.startswith("Could not find"):
             return f"node --test found no test files: {line.strip()}"
-        if "bad option" in line:
+        if "bad option" in line or "is not allowed in NODE_OPTIONS" in line:
             return f"{line.strip()} (this node may be too old for it)"
     return None  # let the caller report the output as a failure
 
@@ -87,7 +87,7 @@ def parse_junit(root: ET.Element, cwd: Path, output: str = "") -> tuple[list[Tes
             if child.tag == "testsuite":
                 walk(child, [*suites, child.get("name", "")])
             elif child.tag == "testcase":
-                count += 1
+                count += not _is_file(child.get("name", ""))
                 problem = child.find("failure")
                 if problem is None:
                     problem = child.find("error")
@@ -100,7 +100,7 @@ def parse_junit(root: ET.Element, cwd: Path, output: str = "") -> tuple[list[Tes
 
 def _failure(case: ET.Element, problem: ET.Element, suites: list[str], cwd: Path, output: str) -> TestFailure:
     name = case.get("name", "?")
-    text = problem.text or problem.get("message", "")
+    text = problem.text or problem.get("message") or ""
     if _is_file(name):  # the whole test file failed to load or crashed
         return _file_failure(name, text, cwd, output)
     message = drop_frames(_cause(text))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +62,7 @@ class OutputBuffer:
         return head + tail
 
 
-def build_env(extra: dict[str, str] | None) -> dict[str, str]:
+def build_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The inherited environment, made colour-free, then the caller's variables on top."""
     env = dict(os.environ)
     env.pop("FORCE_COLOR", None)  # node warns when both FORCE_COLOR and NO_COLOR are set
@@ -74,9 +76,11 @@ def run_process(
     cwd: Path,
     timeout_s: float,
     cancel: threading.Event | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ProcessResult:
     """Run `command` through the shell; stdout and stderr are read together, as they were printed.
+
+    `env` is the whole environment (default: `build_env()`).
 
     A timeout kills the whole process tree and returns `timed_out=True`; a set `cancel`
     kills it and raises `RunInterrupted`.
@@ -88,7 +92,7 @@ def run_process(
             shell=True,
             executable=shutil.which("bash") or None,
             cwd=cwd,
-            env=build_env(env),
+            env=dict(env) if env is not None else build_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -126,9 +130,10 @@ def run_process(
 
 
 def _pump(proc: subprocess.Popen[bytes], buffer: OutputBuffer) -> None:
-    assert proc.stdout is not None
-    with proc.stdout:
-        for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+    stream = proc.stdout
+    assert isinstance(stream, io.BufferedReader)
+    with stream:
+        for chunk in iter(lambda: stream.read1(65536), b""):
             buffer.add(chunk)
 
 

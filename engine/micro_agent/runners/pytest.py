@@ -1,17 +1,17 @@
 """pytest: run with `--junitxml` (xunit1 keeps file and line) and read the report.
 
 Exit codes: 0 passed, 1 tests failed, 2 interrupted (collection errors), 3 internal error,
-4 usage error, 5 no tests collected. Collection errors become failures named `<collection>`
-(they are usually the code's fault: a SyntaxError or ImportError in the target); 3, 4, 5 and a
-plain interruption are infra errors.
+4 usage error, 5 no tests collected. Collection errors, and a conftest.py that cannot be
+imported, become failures named `<collection>` (usually the code's fault: a SyntaxError or
+ImportError in the target); 3, 4, 5 and a plain interruption are infra errors.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Mapping
 
 from ..reports import TestFailure
 from . import shell
@@ -21,6 +21,7 @@ from .text import cap, relative_path
 
 INVOCATION = r"(?:\S*/)?(?:python[\d.]*\s+-m\s+pytest|py\.?test)"
 REPORT = "pytest.xml"
+CONFTEST_ERROR = "ImportError while loading conftest"
 
 # `tests/test_x.py:12: AssertionError` (long and short tracebacks) and `File "x.py", line 3` (native).
 _PYTEST_ENTRY = re.compile(r"^(?P<path>[^\s:<>][^:\n]*\.py):(?P<line>\d+):(?: |$)", re.MULTILINE)
@@ -38,7 +39,9 @@ class PytestRunner:
         match = shell.find(command, INVOCATION)
         assert match is not None
         args = [f"--junitxml={report_dir / REPORT}", "-o", "junit_family=xunit1"]
-        return Prepared(shell.insert(command, match.end(), args))
+        # After the user's own --junitxml (the last one wins), else right after `pytest`.
+        at = shell.segment_end(command, match.start()) if "--junitxml" in command else match.end()
+        return Prepared(shell.insert(command, at, args))
 
     def parse(self, result: ProcessResult, cwd: Path, report_dir: Path) -> Parsed:
         report = report_dir / REPORT
@@ -49,14 +52,23 @@ class PytestRunner:
                 failures, tests_run = parse_junit(report.read_text(encoding="utf-8", errors="replace"), cwd)
             except ET.ParseError:
                 pass
+        if result.exit_code == 4 and CONFTEST_ERROR in result.output:
+            failures = [conftest_failure(result.output, cwd)]
         return Parsed(failures, classify_exit(result.exit_code, result.output, failures), tests_run)
+
+
+def conftest_failure(output: str, cwd: Path) -> TestFailure:
+    """A conftest.py that cannot be imported (often because the code it imports is broken)."""
+    text = output[output.index(CONFTEST_ERROR) :].strip()
+    file, line = _collection_location(text, cwd, None)
+    return TestFailure(name=COLLECTION, file=file, line=line, message=cap(text))
 
 
 def classify_exit(exit_code: int | None, output: str, failures: list[TestFailure]) -> str | None:
     """The infra error for a pytest exit code, or None when the run says something about the code."""
     if exit_code == 5:
         return "pytest collected no tests: check the test paths and names in the test command"
-    if exit_code == 4:
+    if exit_code == 4 and not failures:
         return f"pytest usage error: {_error_line(output)}"
     if exit_code == 3:
         return f"pytest internal error: {_error_line(output)}"
@@ -66,10 +78,17 @@ def classify_exit(exit_code: int | None, output: str, failures: list[TestFailure
 
 
 def _error_line(output: str) -> str:
+    """The most telling line of pytest's complaint: argparse's `error:`, then `ERROR: ...`, then an `...Error`."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in lines:
-        if line.lower().startswith(("error:", "usage error", "internalerror>")) or "Error" in line.split(":")[0]:
-            return line[:300]
+    rules = (
+        lambda line: ": error: " in line,
+        lambda line: line.startswith("ERROR:") and not line.startswith("ERROR: usage:"),
+        lambda line: "Error" in line.split(":")[0],
+    )
+    for rule in rules:
+        for line in lines:
+            if rule(line):
+                return line[:300]
     return (lines[-1] if lines else "no output")[:300]
 
 
@@ -92,7 +111,8 @@ def parse_junit(xml_text: str, cwd: Path) -> tuple[list[TestFailure], int]:
         test_file = case.get("file") or _file_from_classname(case.get("classname", ""))
         if is_collection:
             file, line = _collection_location(text, cwd, test_file)
-            failures.append(TestFailure(name=COLLECTION, file=file, line=line, message=cap(_drop_outside_frames(text, cwd))))
+            message = cap(_drop_outside_frames(text, cwd))
+            failures.append(TestFailure(name=COLLECTION, file=file, line=line, message=message))
             continue
         line = _assertion_line(text, cwd, test_file)
         if line is None and case.get("line", "").isdigit():

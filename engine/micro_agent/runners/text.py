@@ -101,11 +101,14 @@ def pick_location(
     return None, None
 
 
-def drop_frames(text: str, markers: tuple[str, ...] = ("node_modules", "node:internal", "(<anonymous>)")) -> str:
+def drop_frames(text: str, markers: tuple[str, ...] = ("node_modules", "(node:", " node:", "(<anonymous>)")) -> str:
     """A JS stack without the `at ...` lines that point into dependencies or node internals."""
-    kept = [
-        line
-        for line in text.splitlines()
-        if not (line.lstrip().startswith(("at ", "❯ ")) and any(marker in line for marker in markers))
-    ]
+    kept: list[str] = []
+    for line in text.splitlines():
+        is_frame = line.lstrip().startswith(("at ", "❯ "))
+        if is_frame and any(marker in line for marker in markers):
+            if line.rstrip().endswith(" {"):  # node prints the error's own fields after the last frame
+                kept.append("{")
+            continue
+        kept.append(line)
     return "\n".join(kept)

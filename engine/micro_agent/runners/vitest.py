@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ..reports import TestFailure
 from . import shell
 from .base import COLLECTION, Parsed, Prepared
 from .process import ProcessResult
-from .text import cap, drop_frames, js_locations, pick_location
+from .text import cap, drop_frames, js_locations, pick_location, strip_ansi
 
 REPORT = "vitest.xml"
 INVOCATION = r"(?:\S*/)?vitest(?:\s+run)?"
@@ -33,7 +33,7 @@ class VitestRunner:
         if not report.exists():
             return Parsed(infra_error=infra)
         try:
-            root = ET.fromstring(report.read_text(encoding="utf-8", errors="replace"))
+            root = ET.fromstring(strip_ansi(report.read_text(encoding="utf-8", errors="replace")))
         except ET.ParseError:
             return Parsed(infra_error=infra)
         failures, tests_run = parse_junit(root, cwd)
@@ -73,14 +73,14 @@ def parse_junit(root: ET.Element, cwd: Path) -> tuple[list[TestFailure], int]:
             problem = case.find("error")
         if problem is None:
             continue
-        text = (problem.text or problem.get("message", "")).strip("\n")
+        text = (problem.text or problem.get("message") or "").strip()
         locations = js_locations(text, cwd)
-        if suite_failed:
-            file, line = pick_location(locations, prefer=lambda f: f != test_file)
-            failures.append(TestFailure(name=COLLECTION, file=file or test_file, line=line, message=cap(drop_frames(text))))
-            continue
-        file, line = pick_location(locations, prefer_file=test_file)
-        failures.append(
-            TestFailure(name=f"{test_file} > {name}", file=file or test_file, line=line, message=cap(drop_frames(text)))
-        )
+        if suite_failed:  # where the error is, rather than the test file that imported it
+            others = [location for location in locations if location[0] != test_file]
+            file, line = pick_location(others or locations)
+            title = COLLECTION
+        else:
+            file, line = pick_location(locations, prefer_file=test_file)
+            title = f"{test_file} > {name}"
+        failures.append(TestFailure(name=title, file=file or test_file, line=line, message=cap(drop_frames(text))))
     return failures, count

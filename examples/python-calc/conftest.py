@@ -1,1 +1,0 @@
-# Makes `import calc` work when pytest runs from this folder.

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install Micro Agent into it (editable) with its test extras. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.micro-agent-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi
+echo "Micro Agent is installed in .venv: $(.venv/bin/micro-agent --version)"

@@ -1,0 +1,141 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { auditCommandFor, describeLaunch, findOnPath, LaunchFacts, resolveLaunch } from "../src/launch";
+
+const nothingOnPath = () => undefined;
+const onPath = (found: Record<string, string>) => (name: string) => found[name];
+
+describe("resolveLaunch: the ladder", () => {
+  it("uses the server.command setting first, as given", () => {
+    const plan = resolveLaunch({
+      configuredCommand: ["/venv/bin/micro-agent", "lsp"],
+      interpreter: { command: ["/usr/bin/python3"], hasServer: true },
+      which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
+    });
+    expect(plan).toEqual({ ok: true, command: "/venv/bin/micro-agent", args: ["lsp"], source: "setting" });
+  });
+
+  it("ignores blank entries of the setting and falls through when it is all blank", () => {
+    const facts: LaunchFacts = { configuredCommand: [" ", ""], which: onPath({ "micro-agent": "/bin/micro-agent" }) };
+    expect(resolveLaunch(facts)).toMatchObject({ ok: true, command: "/bin/micro-agent", source: "path" });
+  });
+
+  it("runs -m micro_agent_lsp with the Python extension's interpreter when it has the server", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      interpreter: { command: ["conda", "run", "-n", "dev", "python"], hasServer: true },
+      which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
+    });
+    expect(plan).toEqual({
+      ok: true,
+      command: "conda",
+      args: ["run", "-n", "dev", "python", "-m", "micro_agent_lsp"],
+      source: "python-extension",
+    });
+  });
+
+  it("skips an interpreter without the server and finds micro-agent on PATH", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      interpreter: { command: ["/usr/bin/python3"], hasServer: false },
+      which: onPath({ "micro-agent": "/home/u/.local/bin/micro-agent" }),
+    });
+    expect(plan).toEqual({ ok: true, command: "/home/u/.local/bin/micro-agent", args: ["lsp"], source: "path" });
+  });
+
+  it("says how to install when nothing is found, naming the interpreter it tried", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      interpreter: { command: ["/usr/bin/python3"], hasServer: false },
+      which: nothingOnPath,
+    });
+    expect(plan.ok).toBe(false);
+    if (plan.ok) return;
+    expect(plan.reason).toContain("pip install micro-agent");
+    expect(plan.reason).toContain("/usr/bin/python3");
+    expect(plan.reason).toContain("microAgent.server.command");
+  });
+
+  it("without the Python extension and nothing on PATH, still says what to do", () => {
+    const plan = resolveLaunch({ configuredCommand: [], which: nothingOnPath });
+    expect(plan).toMatchObject({ ok: false });
+    expect(describeLaunch(plan)).toMatch(/pip install micro-agent/);
+  });
+});
+
+describe("describeLaunch", () => {
+  it("logs the exact command and where it came from, quoting paths with spaces", () => {
+    const line = describeLaunch({ ok: true, command: "/My Tools/python", args: ["-m", "micro_agent_lsp"], source: "python-extension" });
+    expect(line).toBe('Starting the language server (python-extension): "/My Tools/python" -m micro_agent_lsp');
+  });
+});
+
+describe("auditCommandFor", () => {
+  it("turns `micro-agent lsp` into `micro-agent audit runs`", () => {
+    expect(auditCommandFor({ ok: true, command: "/venv/bin/micro-agent", args: ["lsp"], source: "setting" })).toEqual([
+      "/venv/bin/micro-agent",
+      "audit",
+      "runs",
+    ]);
+  });
+
+  it("runs the CLI through the same interpreter for `python -m micro_agent_lsp`", () => {
+    const command = auditCommandFor({ ok: true, command: "/venv/bin/python", args: ["-m", "micro_agent_lsp"], source: "python-extension" });
+    expect(command?.slice(0, 2)).toEqual(["/venv/bin/python", "-c"]);
+    expect(command?.[2]).toContain("from micro_agent.cli import main");
+    expect(command?.slice(3)).toEqual(["audit", "runs"]);
+  });
+
+  it("gives up on a command it cannot read", () => {
+    expect(auditCommandFor({ ok: true, command: "/opt/wrapper.sh", args: [], source: "setting" })).toBeUndefined();
+    expect(auditCommandFor({ ok: false, reason: "x" })).toBeUndefined();
+  });
+});
+
+describe("findOnPath (real files)", () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  function binDir(files: Record<string, number>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ma-path-"));
+    dirs.push(dir);
+    for (const [name, mode] of Object.entries(files)) {
+      fs.writeFileSync(path.join(dir, name), "#!/bin/sh\n");
+      fs.chmodSync(path.join(dir, name), mode);
+    }
+    return dir;
+  }
+  const isExecutable = (file: string) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+
+  it("finds the first executable match in PATH order, skipping non-executable files", () => {
+    const notExecutable = binDir({ "micro-agent": 0o644 });
+    const first = binDir({ "micro-agent": 0o755 });
+    const second = binDir({ "micro-agent": 0o755 });
+    const PATH = ["", notExecutable, first, second].join(":");
+    expect(findOnPath("micro-agent", { PATH }, isExecutable, "linux")).toBe(path.join(first, "micro-agent"));
+  });
+
+  it("answers undefined when it is nowhere", () => {
+    expect(findOnPath("micro-agent", { PATH: binDir({}) }, isExecutable, "linux")).toBeUndefined();
+    expect(findOnPath("micro-agent", {}, isExecutable, "linux")).toBeUndefined();
+  });
+
+  it("tries PATHEXT extensions on Windows", () => {
+    const seen: string[] = [];
+    const found = findOnPath("micro-agent", { Path: "C:\\Py\\Scripts;D:\\bin", PATHEXT: ".COM;.EXE" }, (f) => {
+      seen.push(f);
+      return f === "D:\\bin\\micro-agent.exe";
+    }, "win32");
+    expect(found).toBe("D:\\bin\\micro-agent.exe");
+    expect(seen).toContain("C:\\Py\\Scripts\\micro-agent.com");
+  });
+});

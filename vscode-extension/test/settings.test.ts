@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { answerConfiguration, initializationOptions, readSettings, substituteVariables } from "../src/settings";
+
+/** A reader over a flat map of `microAgent.*` keys, like WorkspaceConfiguration.get. */
+const reader = (values: Record<string, unknown>) => (key: string) => values[key];
+
+/** The defaults package.json declares. */
+const DEFAULTS = {
+  "models.artisan": "",
+  "models.librarian": "",
+  "models.critic": "",
+  "budget.maxCostUsd": null,
+  "budget.maxDurationMinutes": null,
+  "budget.maxIterations": null,
+  tierConfig: "",
+  testCommand: "",
+  runTestsOnSave: true,
+  "server.command": [],
+};
+
+describe("settings → initializationOptions", () => {
+  it("sends only what is set, so micro-agent.yml and the server defaults fill the rest", () => {
+    expect(initializationOptions(readSettings(reader(DEFAULTS)))).toEqual({ microAgent: { runTestsOnSave: true } });
+  });
+
+  it("nests models and budget as the server expects", () => {
+    const settings = readSettings(
+      reader({
+        ...DEFAULTS,
+        "models.artisan": " openai/fixer ",
+        "models.critic": "gpt-4.1-mini",
+        "budget.maxCostUsd": 0.5,
+        "budget.maxIterations": 12,
+        tierConfig: "${workspaceFolder}/tiers.json",
+        testCommand: "python -m pytest -q",
+        runTestsOnSave: false,
+      }),
+      { workspaceFolder: "/proj" },
+    );
+    expect(initializationOptions(settings)).toEqual({
+      microAgent: {
+        models: { artisan: "openai/fixer", critic: "gpt-4.1-mini" },
+        budget: { maxCostUsd: 0.5, maxIterations: 12 },
+        tierConfig: "/proj/tiers.json",
+        testCommand: "python -m pytest -q",
+        runTestsOnSave: false,
+      },
+    });
+  });
+
+  it("passes out-of-range numbers through for the server to name (it validates once, for every editor)", () => {
+    const settings = readSettings(reader({ ...DEFAULTS, "budget.maxCostUsd": -1, "budget.maxIterations": "7" }));
+    expect(settings.server.budget).toEqual({ maxCostUsd: -1, maxIterations: 7 });
+  });
+
+  it("reads the server command as an array, substituting variables; a plain string is one word", () => {
+    const vars = { workspaceFolder: "/proj", userHome: "/home/u" };
+    expect(readSettings(reader({ ...DEFAULTS, "server.command": ["${workspaceFolder}/.venv/bin/micro-agent", "lsp", ""] }), vars).serverCommand)
+      .toEqual(["/proj/.venv/bin/micro-agent", "lsp"]);
+    expect(readSettings(reader({ ...DEFAULTS, "server.command": "~/bin/ma-lsp" }), vars).serverCommand).toEqual(["/home/u/bin/ma-lsp"]);
+  });
+});
+
+describe("substituteVariables", () => {
+  it("replaces ${workspaceFolder}, ${userHome} and a leading ~ only", () => {
+    const vars = { workspaceFolder: "/w", userHome: "/h" };
+    expect(substituteVariables("~/x/${workspaceFolder}/a~b/${userHome}", vars)).toBe("/h/x//w/a~b//h");
+    expect(substituteVariables("${workspaceFolder}/x", {})).toBe("${workspaceFolder}/x");
+  });
+});
+
+describe("workspace/configuration answers", () => {
+  const settings = readSettings(reader({ ...DEFAULTS, "models.artisan": "openai/fixer", testCommand: "pytest" }));
+
+  it("answers the microAgent section and its sub-sections, and leaves other sections to the client", () => {
+    const scopes: (string | undefined)[] = [];
+    const answers = answerConfiguration(
+      [{ section: "microAgent", scopeUri: "file:///proj/a.py" }, { section: "microAgent.models" }, { section: "python" }, {}],
+      (scope) => {
+        scopes.push(scope);
+        return settings;
+      },
+    );
+    expect(answers).toEqual([
+      { models: { artisan: "openai/fixer" }, testCommand: "pytest", runTestsOnSave: true },
+      { artisan: "openai/fixer" },
+      undefined,
+      undefined,
+    ]);
+    expect(scopes).toEqual(["file:///proj/a.py", undefined]);
+  });
+
+  it("answers null for a sub-section that is not set", () => {
+    expect(answerConfiguration([{ section: "microAgent.budget" }], () => settings)).toEqual([null]);
+  });
+});
