@@ -51,6 +51,14 @@ def is_alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
+def gone_soon(pid: int, timeout: float = 2.0) -> bool:
+    """SIGKILL is delivered asynchronously: give a loaded machine a moment to finish the process."""
+    deadline = time.monotonic() + timeout
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not is_alive(pid)
+
+
 def wait_for_file(path: Path, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not (path.exists() and path.read_text().strip()):
@@ -214,8 +222,7 @@ def test_timeout_kills_the_whole_process_tree(tmp_path: Path):
     assert report.infra_error.startswith("timed out after 0.5 s")
     assert not report.passed and report.exit_code is None
     child = int((tmp_path / "child.pid").read_text())
-    time.sleep(0.1)
-    assert not is_alive(child)
+    assert gone_soon(child)
 
 
 def test_cancel_kills_the_tree_and_raises(tmp_path: Path):
@@ -231,7 +238,7 @@ def test_cancel_kills_the_tree_and_raises(tmp_path: Path):
     with pytest.raises(RunInterrupted):
         run_tests("sh -c 'sleep 30 & echo $! > child.pid; wait'", tmp_path, cancel=cancel)
     assert time.monotonic() - started < 5
-    assert not is_alive(int(pid_file.read_text()))
+    assert gone_soon(int(pid_file.read_text()))
 
 
 def test_env_reaches_the_command(tmp_path: Path):

@@ -176,22 +176,31 @@ def load_project_config(path: Path | None) -> ProjectConfig:
 
 
 def load_tier_file(path: Path) -> TierFile:
+    """Validate the whole tier file; every problem (schema, model names, duplicate names) at once."""
     data = read_mapping(path)
+    problems = [f"{path}: tiers[{i}].models.{role}: {why}" for i, role, model in _raw_models(data)
+                if (why := model_format_problem(model))]
     try:
         tier_file = TierFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(describe_errors(exc, str(path))) from None
-    problems = [
-        f"{path}: tiers[{i}].models.{role}: {why}"
-        for i, tier in enumerate(tier_file.tiers)
-        for role, model in tier.role_models().items()
-        if (why := model_format_problem(model))
-    ]
+        raise ConfigError(describe_errors(exc, str(path)) + problems) from None
     names = [t.name for t in tier_file.tiers]
     problems += [f"{path}: tiers: the name {n!r} is used twice" for n in sorted(set(names)) if names.count(n) > 1]
     if problems:
         raise ConfigError(problems)
     return tier_file
+
+
+def _raw_models(data: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """(tier index, role, model) for every model string in an unvalidated tier file."""
+    tiers = data.get("tiers")
+    found = []
+    for i, tier in enumerate(tiers if isinstance(tiers, list) else []):
+        models = tier.get("models") if isinstance(tier, dict) else None
+        for role, model in (models.items() if isinstance(models, dict) else []):
+            if isinstance(model, str) and model:
+                found.append((i, role, model))
+    return found
 
 
 def model_format_problem(model: str) -> str | None:

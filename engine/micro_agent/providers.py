@@ -17,10 +17,18 @@ KEY_VARS: dict[str, tuple[str, ...]] = {
     "together_ai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY"),
     "fireworks_ai": ("FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY"),
     "cohere": ("COHERE_API_KEY",),
+    "perplexity": ("PERPLEXITYAI_API_KEY",),
+    "cerebras": ("CEREBRAS_API_KEY",),
+    "nvidia_nim": ("NVIDIA_NIM_API_KEY",),
+    "github": ("GITHUB_API_KEY",),
 }
 # providers that run locally or authenticate some other way: no key checked here
 KEYLESS = {"ollama", "ollama_chat", "lm_studio", "llamafile", "hosted_vllm", "vllm", "bedrock", "vertex_ai",
-           "azure", "huggingface", "sagemaker", "watsonx", "custom_openai", "text-completion-openai"}
+           "azure", "azure_ai", "huggingface", "sagemaker", "watsonx", "custom_openai", "text-completion-openai",
+           "cohere_chat", "replicate", "databricks", "sambanova", "ai21", "cloudflare", "dashscope", "moonshot",
+           "novita", "nebius", "litellm_proxy", "openai_like", "oobabooga", "triton", "predibase", "clarifai",
+           "baseten", "snowflake", "oci", "meta_llama", "lambda_ai", "hyperbolic", "friendliai", "codestral",
+           "text-completion-codestral", "volcengine", "github_copilot", "llamafile", "xinference", "infinity"}
 BARE_PREFIXES = {"claude": "anthropic", "gpt-": "openai", "o1": "openai", "o3": "openai", "o4": "openai",
                  "chatgpt": "openai", "gemini-": "gemini", "mistral": "mistral", "codestral": "mistral",
                  "deepseek": "deepseek", "grok": "xai", "command": "cohere"}

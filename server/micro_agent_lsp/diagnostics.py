@@ -8,6 +8,7 @@ A failing test becomes a `FailureSite`: where it failed (the assertion), where i
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path, PurePosixPath
@@ -38,12 +39,16 @@ class FailureSite:
 
 
 def name_candidates(test_name: str) -> list[str]:
-    """The names a test may be defined under: `tests/t.py::TestX::test_a[1]` -> [..., 'test_a']."""
+    """The names a test may be defined under, most specific last: `tests/t.py::TestX::test_a[1]` -> [..., 'test_a'];
+    `math > adds` -> [..., 'adds']; `tests.test_calc.TestCalc.test_add` -> [..., 'test_add']."""
     name = re.sub(r"\[.*\]$", "", test_name.strip())
     candidates = [name]
-    for separator in ("::", " > ", " › ", "."):
+    for separator in ("::", " > ", " › "):
         if separator in name:
-            candidates.append(name.rsplit(separator, 1)[1].strip())
+            name = name.rsplit(separator, 1)[1].strip()
+            candidates.append(name)
+    if "." in name and not re.search(r"[\s/\\]", name):  # dotted python path: module.Class.test
+        candidates.append(name.rsplit(".", 1)[1])
     return [c for c in dict.fromkeys(candidates) if c]
 
 
@@ -77,8 +82,11 @@ def relative_file(file: str | None, root: Path) -> str | None:
 
 
 def short_message(message: str) -> str:
-    """A failure message trimmed for an editor's hover/echo area."""
+    """A failure message trimmed for an editor's hover/echo area; pytest's `E` lines first when there are some."""
     lines = message.strip().splitlines()
+    explanation = [line[1:] for line in lines if line.startswith("E ")]
+    if explanation:
+        lines = textwrap.dedent("\n".join(explanation)).strip().splitlines()
     text = "\n".join(lines[:MAX_MESSAGE_LINES])
     if len(lines) > MAX_MESSAGE_LINES or len(text) > MAX_MESSAGE_CHARS:
         text = text[:MAX_MESSAGE_CHARS].rstrip() + "\n[…]"

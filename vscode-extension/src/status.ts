@@ -131,24 +131,40 @@ function pick<T>(obj: Json, keys: string[], test: (v: unknown) => v is T): T | u
 const isString = (v: unknown): v is string => typeof v === "string" && v !== "";
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-function runRow(run: Json, inProgress: boolean): StatusRow {
-  const uri = pick(run, ["uri", "target", "file"], isString);
-  const tier = pick(run, ["tier", "tierName", "solvedByTier"], isString);
+/** A run in progress (`ActiveRun.status()` on the server). */
+function runningRow(run: Json): StatusRow {
+  const uri = pick(run, ["uri", "target"], isString);
+  const tier = pick(run, ["tier"], isString);
   const mode = pick(run, ["mode"], isString);
-  const iteration = pick(run, ["iteration", "iterations", "totalIterations"], isNumber);
+  const iteration = pick(run, ["iteration"], isNumber);
   const maxIterations = pick(run, ["maxIterations"], isNumber);
-  const cost = pick(run, ["costUsd", "cost", "totalCostUsd"], isNumber);
-  const outcome = pick(run, ["outcome"], isString);
-  const phase = pick(run, ["phase", "agent", "role", "message"], isString);
-  const name = uri ? fileName(uri) : pick(run, ["runId"], isString) ?? "run";
+  const phase = pick(run, ["phase"], isString);
   const parts: string[] = [];
-  if (tier || mode) parts.push([tier, mode && mode !== tier ? `(${mode})` : undefined].filter(Boolean).join(" "));
-  if (iteration !== undefined) parts.push(`iteration ${iteration}${maxIterations ? `/${maxIterations}` : ""}`);
-  if (phase && inProgress) parts.push(phase);
-  parts.push(formatCost(cost));
+  if (tier) parts.push(mode && mode !== tier ? `${tier} (${mode})` : tier);
+  if (iteration) parts.push(`iteration ${iteration}${maxIterations ? `/${maxIterations}` : ""}`);
+  if (phase) parts.push(phase);
+  parts.push(formatCost(pick(run, ["costUsd"], isNumber)));
   return {
-    label: `${inProgress ? "$(sync~spin)" : outcome === "success" ? "$(check)" : "$(history)"} ${name}`,
-    description: inProgress ? "running" : outcome ? describeOutcome(outcome) : "last run",
+    label: `$(sync~spin) ${uri ? fileName(uri) : "run"}`,
+    description: "running",
+    detail: parts.join(" · "),
+    uri,
+  };
+}
+
+/** A finished run (the `microAgent/runFinished` payload). */
+function finishedRow(run: Json): StatusRow {
+  const uri = pick(run, ["uri", "target"], isString);
+  const outcome = pick(run, ["outcome"], isString) ?? "finished";
+  const iterations = pick(run, ["iterations"], isNumber) ?? 0;
+  const tier = pick(run, ["solvedByTier"], isString);
+  const message = pick(run, ["message"], isString);
+  const parts = [`${iterations} iteration${iterations === 1 ? "" : "s"}`, formatCost(pick(run, ["costUsd"], isNumber))];
+  if (outcome === "success" && tier) parts.unshift(`by ${tier}`);
+  if (message) parts.push(message);
+  return {
+    label: `${outcome === "success" ? "$(check)" : "$(history)"} ${uri ? fileName(uri) : "run"}`,
+    description: `last run: ${describeOutcome(outcome)}`,
     detail: parts.join(" · "),
     uri,
   };
@@ -160,11 +176,12 @@ function listOf(value: unknown): Json[] {
   return [];
 }
 
-/** Rows for the `microAgent.status` answer: runs in progress first, then the last finished run. */
+/**
+ * Rows for the `microAgent.status` answer `{running: [...], lastFinished: {...} | null}`:
+ * runs in progress first, then the last finished run.
+ */
 export function renderStatusReport(reply: unknown): StatusRow[] {
   if (!isObject(reply)) return [{ label: "No status from the server." }];
-  const running = listOf(reply.running ?? reply.inProgress ?? reply.runs ?? reply.active);
-  const last = listOf(reply.last ?? reply.lastFinished ?? reply.lastRun ?? reply.finished);
-  const rows = [...running.map((r) => runRow(r, true)), ...last.map((r) => runRow(r, false))];
+  const rows = [...listOf(reply.running).map(runningRow), ...listOf(reply.lastFinished).map(finishedRow)];
   return rows.length > 0 ? rows : [{ label: "No Micro Agent runs yet in this session." }];
 }

@@ -60,19 +60,35 @@ describe("describeRun", () => {
 });
 
 describe("Show Run Status rows", () => {
+  // the shapes the server answers microAgent.status with (server/micro_agent_lsp/runs.py)
+  const running = {
+    runId: "r2", uri: "file:///p/b.py", target: "b.py", tier: "full", tierIndex: 1, mode: "full", iteration: 2,
+    maxIterations: 3, totalIterations: 7, costUsd: 0.02, phase: "critic (gpt-4.1-mini)", failingTests: 1, elapsedS: 30.5,
+  };
+  const lastFinished = {
+    runId: "r1", uri: "file:///p/a.py", target: "a.py", outcome: "success", iterations: 1, costUsd: 0,
+    solvedByTier: "simple", message: "", ref: "refs/micro-agent/r1",
+  };
+
   it("lists runs in progress first, then the last finished one", () => {
-    const rows = renderStatusReport({
-      running: [{ runId: "r2", uri: "file:///p/b.py", tier: "full", iteration: 2, maxIterations: 3, costUsd: 0.02, phase: "critic" }],
-      last: { runId: "r1", uri: "file:///p/a.py", outcome: "success", iterations: 1, costUsd: 0, solvedByTier: "simple" },
-    });
-    expect(rows).toEqual([
-      { label: "$(sync~spin) b.py", description: "running", detail: "full · iteration 2/3 · critic · $0.02", uri: "file:///p/b.py" },
-      { label: "$(check) a.py", description: "solved", detail: "simple · iteration 1 · $0", uri: "file:///p/a.py" },
+    expect(renderStatusReport({ running: [running], lastFinished })).toEqual([
+      { label: "$(sync~spin) b.py", description: "running", detail: "full · iteration 2/3 · critic (gpt-4.1-mini) · $0.02", uri: "file:///p/b.py" },
+      { label: "$(check) a.py", description: "last run: solved", detail: "by simple · 1 iteration · $0", uri: "file:///p/a.py" },
     ]);
   });
 
+  it("names a tier file's tier with its mode, and a failed run's reason", () => {
+    const [tierRow, failedRow] = renderStatusReport({
+      running: [{ ...running, tier: "local", mode: "simple" }],
+      lastFinished: { ...lastFinished, outcome: "budget_exhausted", iterations: 4, costUsd: 0.5, message: "spent $0.50 of $0.50" },
+    });
+    expect(tierRow.detail).toBe("local (simple) · iteration 2/3 · critic (gpt-4.1-mini) · $0.02");
+    expect(failedRow).toMatchObject({ label: "$(history) a.py", description: "last run: budget exhausted" });
+    expect(failedRow.detail).toBe("4 iterations · $0.50 · spent $0.50 of $0.50");
+  });
+
   it("says so when there is nothing to show or the answer is not understood", () => {
-    expect(renderStatusReport({ running: [], last: null })).toEqual([{ label: "No Micro Agent runs yet in this session." }]);
+    expect(renderStatusReport({ running: [], lastFinished: null })).toEqual([{ label: "No Micro Agent runs yet in this session." }]);
     expect(renderStatusReport(null)).toEqual([{ label: "No status from the server." }]);
   });
 });
