@@ -2,8 +2,8 @@
 
 Prints
 - wall time of the whole run (in-process, engine.run),
-- per-iteration overhead excluding model and test time (prompt building, reply parsing, git commits,
-  events, audit writes),
+- per-iteration overhead: IterationStarted → IterationFinished minus model and test time (prompt
+  building, reply parsing, writing the candidate, events, audit writes; the git commit runs during the tests),
 - start → first model call beyond the initial test run, for the real `micro-agent` command
   (process start, imports, config, worktree, litellm warm-up hidden behind the first test run),
 - escalation hand-off: last iteration of tier N ends → first model call of tier N+1 starts.
@@ -32,7 +32,8 @@ from model_server import ScriptedModelServer  # noqa: E402
 
 from micro_agent.config import Budget, RoleModels, RunRequest, Tier  # noqa: E402
 from micro_agent.engine import run  # noqa: E402
-from micro_agent.events import AgentCalled, AgentCalling, Escalated, IterationFinished, TestsFinished  # noqa: E402
+from micro_agent.events import (AgentCalled, AgentCalling, Escalated, IterationFinished,  # noqa: E402
+                                IterationStarted, TestsFinished)
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 WRONG = ["def add(a, b):\n    return a * b\n", "def add(a, b):\n    return b - a\n", "def add(a, b):\n    return 0\n"]
@@ -72,13 +73,13 @@ def in_process(server: ScriptedModelServer, work: Path, name: str) -> dict[str, 
     model_s = sum(e.duration_ms for _, e in events if isinstance(e, AgentCalled)) / 1000
     test_s = sum(e.report.duration_s for _, e in events if isinstance(e, TestsFinished) and e.iteration > 0)
     initial_s = next(e.report.duration_s for _, e in events if isinstance(e, TestsFinished) and e.iteration == 0)
-    first_iteration = next(t for t, e in events if e.__class__.__name__ == "IterationStarted")
-    loop_s = events[-1][0] - first_iteration
+    starts = [t for t, e in events if isinstance(e, IterationStarted)]
     finished = [t for t, e in events if isinstance(e, IterationFinished)]
+    in_iterations_s = sum(end - start for start, end in zip(starts, finished))
     escalated = next(i for i, (_, e) in enumerate(events) if isinstance(e, Escalated))
     next_call = next(t for t, e in events[escalated:] if isinstance(e, AgentCalling))
     return {"wall_s": wall, "initial_test_s": initial_s, "model_s": model_s, "test_s": test_s,
-            "overhead_ms_per_iteration": (loop_s - model_s - test_s) / 4 * 1000,
+            "overhead_ms_per_iteration": (in_iterations_s - model_s - test_s) / 4 * 1000,
             "handoff_ms": (next_call - finished[1]) * 1000}
 
 
@@ -103,6 +104,7 @@ def main() -> int:
     args = parser.parse_args()
     rows, starts = [], []
     with ScriptedModelServer() as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(OPENAI_API_BASE=server.url, OPENAI_API_KEY="bench", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         for i in range(args.repeat):
             rows.append(in_process(server, Path(tmp), f"inproc{i}"))
             starts.append(cli_start_to_first_call(server, Path(tmp), f"cli{i}"))

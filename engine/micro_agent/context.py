@@ -11,7 +11,9 @@ SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "target", "__pycache__", "
              ".mypy_cache", ".pytest_cache", ".tox"}
 SOURCE_SUFFIXES = {".py", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".rs"}
 MAX_SCANNED_FILES = 2000
-JS_IMPORT = re.compile(r"""(?:import\s[^'"]*?from\s*|import\s*\(?\s*|require\s*\(\s*)['"](?P<spec>\.{1,2}/[^'"]+)['"]""")
+# `import x from './a'`, `import './a'`, `import('./a')`, `require('./a')`, and re-exports: `export * from './a'`.
+JS_IMPORT = re.compile(
+    r"""(?:\b(?:import|export)\s[^'";]*?from\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"](?P<spec>\.{1,2}/[^'"]+)['"]""")
 RUST_MOD = re.compile(r"^\s*(?:pub\s+)?mod\s+(?P<name>\w+)\s*;", re.M)
 RUST_USE = re.compile(r"\buse\s+crate::(?P<name>\w+)")
 

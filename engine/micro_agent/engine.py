@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import llm
@@ -101,6 +102,7 @@ class _Loop:
         self.req, self.emit, self.controls, self.report = request, emit, controls, report
         self.budget = BudgetPool(request.budget)
         self.ws: Workspace
+        self.git_pool: ThreadPoolExecutor
         self.test_files: dict[str, str] = {}
         self.ended_because: list[str] = []  # per tier that ran, why it ended
         self.model_answered = False
@@ -108,7 +110,8 @@ class _Loop:
     # ------------------------------------------------------------------ the run
     def run(self) -> None:
         req = self.req
-        with Workspace.create(req.root, req.run_id, req.overlays) as ws:
+        # The pool commits each candidate while its tests run; it is drained before the worktree goes.
+        with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(1) as self.git_pool:
             self.ws = ws
             self.report.ref = ws.ref
             llm.warm()  # litellm imports while the first tests run
@@ -213,7 +216,7 @@ class _Loop:
             run_id=self.req.run_id, tier_index=index, tier_name=tier.name, tier_mode=tier.mode,
             model=tier.models.artisan, iteration=attempt.iteration, change_summary=attempt.change_summary,
             test_status=attempt.status, failed_tests=attempt.failed_tests, error_messages=attempt.error_messages,
-            cost_usd=cost, duration_ms=int((time.monotonic() - started) * 1000)))
+            cost_usd=cost, duration_ms=int((time.monotonic() - started) * 1000), commit=attempt.commit))
 
     # ------------------------------------------------------------------ one iteration
     def iteration(self, index: int, tier: Tier, iteration: int,
@@ -236,9 +239,10 @@ class _Loop:
                     state.last_report, "")
         change = describe_change(self.req.target, current, new)
         self.ws.write({self.req.target: new})
-        commit = self.ws.commit(f"micro-agent {self.req.run_id} tier {index} iteration {iteration}")
+        message = f"micro-agent {self.req.run_id} tier {index} iteration {iteration}"
+        commit = self.git_pool.submit(self.ws.commit, message)  # runs while the tests do
         self.emit(CandidateWritten(run_id=self.req.run_id, tier_index=index, iteration=iteration,
-                                   files=[self.req.target], change_summary=change, commit=commit))
+                                   files=[self.req.target], change_summary=change))
         critic_notes = ""
         if tier.mode == "full":
             diff = "".join(difflib.unified_diff(current.splitlines(True), new.splitlines(True),
@@ -246,7 +250,8 @@ class _Loop:
             critic_notes = self.call("critic", tier.models.critic or tier.models.artisan, index, iteration,
                                      critic_messages(state, diff))
         report = self.test(tier_index=index, iteration=iteration)
-        attempt = Attempt(iteration, change, report.status, [f.name for f in report.failures], report_errors(report))
+        attempt = Attempt(iteration, change, report.status, [f.name for f in report.failures], report_errors(report),
+                          commit=commit.result())
         return attempt, report, critic_notes
 
     def call(self, role: Role, model: str, tier_index: int, iteration: int, messages: list[dict[str, str]]) -> str:

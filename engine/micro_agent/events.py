@@ -94,7 +94,6 @@ class CandidateWritten(_Event):
     iteration: int
     files: list[str]
     change_summary: str
-    commit: str | None = None
 
 
 class IterationFinished(_Event):

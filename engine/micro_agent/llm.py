@@ -19,6 +19,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 _import_lock = threading.Lock()
 _litellm: Any = None
+_warming: threading.Thread | None = None
 
 
 class ModelError(Exception):
@@ -50,11 +51,14 @@ def _load() -> Any:
     return _litellm
 
 
-def warm() -> threading.Thread:
-    """Import litellm on a background thread; the first call waits for it if needed."""
-    thread = threading.Thread(target=_load, name="micro-agent-warm-litellm", daemon=True)
-    thread.start()
-    return thread
+def warm() -> None:
+    """Import litellm on a background thread (once); the first call waits for it if needed."""
+    global _warming
+    with _import_lock:
+        if _litellm is not None or _warming is not None:
+            return
+        _warming = threading.Thread(target=_load, name="micro-agent-warm-litellm", daemon=True)
+    _warming.start()
 
 
 def complete(model: str, messages: list[dict[str, str]], *, timeout_s: float = 180,
@@ -119,6 +123,8 @@ def _as_model_error(model: str, exc: BaseException, timeout_s: float) -> BaseExc
     detail = " ".join(str(exc).split())[:300]
     base = os.environ.get("OPENAI_API_BASE") if model.startswith("openai/") else None
     where = f" at {base}" if base else ""
+    if "Missing credentials" in detail or "api_key client option must be set" in detail:
+        return ModelError(model, "auth", f"{model}: no API key; set the provider's key in your environment ({detail})")
     if name in {"AuthenticationError", "PermissionDeniedError"}:
         return ModelError(model, "auth", f"{model}: the API key was refused{where}; check the key in your environment ({detail})")
     if name in {"NotFoundError"} or "does not exist" in detail or "model_not_found" in detail:

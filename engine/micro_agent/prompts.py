@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from .reports import TestReport
+from .runners import runner_name
 from .summary import Attempt
 
 FAILURES_CAP = 6000  # characters of failing-test text per prompt
 FILE_CAP = 60_000  # characters of one file shown in full
 LANGUAGES = {".py": ("Python", "python"), ".ts": ("TypeScript", "typescript"), ".tsx": ("TypeScript", "tsx"),
+             ".mts": ("TypeScript", "typescript"), ".cts": ("TypeScript", "typescript"),
              ".js": ("JavaScript", "javascript"), ".jsx": ("JavaScript", "jsx"), ".mjs": ("JavaScript", "javascript"),
              ".cjs": ("JavaScript", "javascript"), ".rs": ("Rust", "rust")}
 
@@ -35,6 +37,25 @@ class PromptState:
     critic_notes: str = ""
     librarian_notes: str = ""
     context_files: dict[str, str] = field(default_factory=dict)  # chosen by the librarian
+    root: Path | None = None  # where the test command runs (names its runner); None: the current directory
+
+
+def tests_line(s: PromptState) -> str:
+    """`Language: TypeScript. Tests run with: `npm test` (vitest)` — the runner named when it is known."""
+    runner = runner_name(s.test_command, s.root or Path.cwd())
+    named = f" ({runner})" if runner != "command" and runner not in s.test_command.split() else ""
+    return f"Language: {language(s.target)[0]}. Tests run with: `{s.test_command}`{named}"
+
+
+def test_file_sections(s: PromptState) -> list[str]:
+    """The test files, except the target itself (a Rust file with its own `#[cfg(test)]` module)."""
+    return [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items() if path != s.target]
+
+
+def in_file_tests_note(s: PromptState) -> list[str]:
+    if "#[cfg(test)]" not in s.target_content:
+        return []
+    return [f"{s.target} holds tests of its own (its `#[cfg(test)]` module): keep them exactly as they are."]
 
 
 def fenced(path: str, content: str, cap: int = FILE_CAP) -> str:
@@ -84,10 +105,10 @@ Keep the explanation to one or two sentences before the code."""
 
 
 def artisan_messages(s: PromptState) -> list[dict[str, str]]:
-    lang, tag = language(s.target)
-    parts = [f"Objective: {s.objective}", f"Language: {lang}. Tests run with: `{s.test_command}`",
-             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}"]
-    parts += [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items()]
+    tag = language(s.target)[1]
+    parts = [f"Objective: {s.objective}", tests_line(s),
+             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}", *in_file_tests_note(s)]
+    parts += test_file_sections(s)
     parts += [f"## Related file (read only): {path}\n{fenced(path, text)}" for path, text in s.context_files.items()]
     parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
     if s.attempts:
@@ -111,9 +132,9 @@ FILES: the paths of the related files the artisan should read, one per line (onl
 
 
 def librarian_messages(s: PromptState, candidates: dict[str, str]) -> list[dict[str, str]]:
-    parts = [f"Objective: {s.objective}", f"Tests run with: `{s.test_command}`",
-             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}"]
-    parts += [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items()]
+    parts = [f"Objective: {s.objective}", tests_line(s),
+             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}", *in_file_tests_note(s)]
+    parts += test_file_sections(s)
     parts += [f"## Candidate related file: {path}\n{fenced(path, text, cap=8000)}" for path, text in candidates.items()]
     parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
     if s.attempts:
@@ -131,9 +152,9 @@ most ten short lines. The tests decide; your notes guide the next attempt."""
 
 
 def critic_messages(s: PromptState, diff: str) -> list[dict[str, str]]:
-    parts = [f"Objective: {s.objective}",
+    parts = [f"Objective: {s.objective}", tests_line(s), *in_file_tests_note(s),
              f"## Candidate change to {s.target}\n```diff\n{_head(diff, FILE_CAP)}\n```"]
-    parts += [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items()]
+    parts += test_file_sections(s)
     parts.append(f"## Failures before this change\n{failures_text(s.last_report)}")
     return [{"role": "system", "content": CRITIC_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 

@@ -20,6 +20,7 @@ class Attempt:
     status: str  # passed | failed | error
     failed_tests: list[str] = field(default_factory=list)
     error_messages: list[str] = field(default_factory=list)
+    commit: str | None = None  # the candidate's commit on the run's ref
 
     def line(self) -> str:
         if self.status == "passed":

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import * as assert from "node:assert/strict";
 import { ActiveProgress, ProgressMirror, ProgressUi } from "../src/progress";
 
 /** A UI that records what a user would see. */
@@ -28,14 +28,14 @@ describe("ProgressMirror", () => {
     mirror.handle("tok", { kind: "report", percentage: 15 }); // never goes backwards
     mirror.handle("tok", { kind: "report", message: "simple 1/5 · tests", percentage: 40 });
     mirror.handle("tok", { kind: "end", message: "solved" });
-    expect(log).toEqual([
+    assert.deepEqual(log, [
       "open Micro Agent: fixing calc.py [Cancel]",
       "report Micro Agent: fixing calc.py: tests +0",
       "report Micro Agent: fixing calc.py: simple 1/5 · artisan +20",
       "report Micro Agent: fixing calc.py: simple 1/5 · tests +20",
       "close Micro Agent: fixing calc.py",
     ]);
-    expect(states.map((s) => s.get("tok")?.message)).toEqual([
+    assert.deepEqual(states.map((s) => s.get("tok")?.message), [
       "tests",
       "simple 1/5 · artisan",
       "simple 1/5 · artisan",
@@ -51,8 +51,8 @@ describe("ProgressMirror", () => {
     mirror.handle("a", { kind: "begin", title: "A", cancellable: true });
     mirror.handle(7, { kind: "begin", title: "B", cancellable: true });
     cancels[1]();
-    expect(cancelled).toEqual([7]);
-    expect([...mirror.active().keys()]).toEqual(["a", "7"]);
+    assert.deepEqual(cancelled, [7]);
+    assert.deepEqual([...mirror.active().keys()], ["a", "7"]);
   });
 
   it("ignores reports and ends for tokens it never saw, and clear() closes everything", () => {
@@ -62,7 +62,7 @@ describe("ProgressMirror", () => {
     mirror.handle("x", { kind: "end" });
     mirror.handle("y", { kind: "begin", title: "Y" });
     mirror.clear();
-    expect(log).toEqual(["open Y", "close Y"]);
-    expect(mirror.active().size).toBe(0);
+    assert.deepEqual(log, ["open Y", "close Y"]);
+    assert.equal(mirror.active().size, 0);
   });
 });

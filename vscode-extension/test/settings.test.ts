@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import * as assert from "node:assert/strict";
 import { answerConfiguration, initializationOptions, readSettings, substituteVariables } from "../src/settings";
 
 /** A reader over a flat map of `microAgent.*` keys, like WorkspaceConfiguration.get. */
@@ -20,7 +20,7 @@ const DEFAULTS = {
 
 describe("settings → initializationOptions", () => {
   it("sends only what is set, so micro-agent.yml and the server defaults fill the rest", () => {
-    expect(initializationOptions(readSettings(reader(DEFAULTS)))).toEqual({ microAgent: { runTestsOnSave: true } });
+    assert.deepEqual(initializationOptions(readSettings(reader(DEFAULTS))), { microAgent: { runTestsOnSave: true } });
   });
 
   it("nests models and budget as the server expects", () => {
@@ -37,7 +37,7 @@ describe("settings → initializationOptions", () => {
       }),
       { workspaceFolder: "/proj" },
     );
-    expect(initializationOptions(settings)).toEqual({
+    assert.deepEqual(initializationOptions(settings), {
       microAgent: {
         models: { artisan: "openai/fixer", critic: "gpt-4.1-mini" },
         budget: { maxCostUsd: 0.5, maxIterations: 12 },
@@ -50,22 +50,25 @@ describe("settings → initializationOptions", () => {
 
   it("passes out-of-range numbers through for the server to name (it validates once, for every editor)", () => {
     const settings = readSettings(reader({ ...DEFAULTS, "budget.maxCostUsd": -1, "budget.maxIterations": "7" }));
-    expect(settings.server.budget).toEqual({ maxCostUsd: -1, maxIterations: 7 });
+    assert.deepEqual(settings.server.budget, { maxCostUsd: -1, maxIterations: 7 });
   });
 
   it("reads the server command as an array, substituting variables; a plain string is one word", () => {
     const vars = { workspaceFolder: "/proj", userHome: "/home/u" };
-    expect(readSettings(reader({ ...DEFAULTS, "server.command": ["${workspaceFolder}/.venv/bin/micro-agent", "lsp", ""] }), vars).serverCommand)
-      .toEqual(["/proj/.venv/bin/micro-agent", "lsp"]);
-    expect(readSettings(reader({ ...DEFAULTS, "server.command": "~/bin/ma-lsp" }), vars).serverCommand).toEqual(["/home/u/bin/ma-lsp"]);
+    const command = ["${workspaceFolder}/.venv/bin/micro-agent", "lsp", ""];
+    assert.deepEqual(readSettings(reader({ ...DEFAULTS, "server.command": command }), vars).serverCommand, [
+      "/proj/.venv/bin/micro-agent",
+      "lsp",
+    ]);
+    assert.deepEqual(readSettings(reader({ ...DEFAULTS, "server.command": "~/bin/ma-lsp" }), vars).serverCommand, ["/home/u/bin/ma-lsp"]);
   });
 });
 
 describe("substituteVariables", () => {
   it("replaces ${workspaceFolder}, ${userHome} and a leading ~ only", () => {
     const vars = { workspaceFolder: "/w", userHome: "/h" };
-    expect(substituteVariables("~/x/${workspaceFolder}/a~b/${userHome}", vars)).toBe("/h/x//w/a~b//h");
-    expect(substituteVariables("${workspaceFolder}/x", {})).toBe("${workspaceFolder}/x");
+    assert.equal(substituteVariables("~/x/${workspaceFolder}/a~b/${userHome}", vars), "/h/x//w/a~b//h");
+    assert.equal(substituteVariables("${workspaceFolder}/x", {}), "${workspaceFolder}/x");
   });
 });
 
@@ -81,16 +84,16 @@ describe("workspace/configuration answers", () => {
         return settings;
       },
     );
-    expect(answers).toEqual([
+    assert.deepEqual(answers, [
       { models: { artisan: "openai/fixer" }, testCommand: "pytest", runTestsOnSave: true },
       { artisan: "openai/fixer" },
       undefined,
       undefined,
     ]);
-    expect(scopes).toEqual(["file:///proj/a.py", undefined]);
+    assert.deepEqual(scopes, ["file:///proj/a.py", undefined]);
   });
 
   it("answers null for a sub-section that is not set", () => {
-    expect(answerConfiguration([{ section: "microAgent.budget" }], () => settings)).toEqual([null]);
+    assert.deepEqual(answerConfiguration([{ section: "microAgent.budget" }], () => settings), [null]);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import * as assert from "node:assert/strict";
 import { describeRun, formatCost, initialStatus, renderStatusBar, renderStatusReport, RunFinished, StatusState } from "../src/status";
 
 const ready: StatusState = { server: "ready", running: new Map() };
@@ -13,23 +13,23 @@ const solved: RunFinished = {
 
 describe("formatCost", () => {
   it("keeps small costs readable and big ones short", () => {
-    expect(formatCost(0)).toBe("$0");
-    expect(formatCost(0.00042)).toBe("$0.0004");
-    expect(formatCost(0.4567)).toBe("$0.46");
-    expect(formatCost(undefined)).toBe("$—");
+    assert.equal(formatCost(0), "$0");
+    assert.equal(formatCost(0.00042), "$0.0004");
+    assert.equal(formatCost(0.4567), "$0.46");
+    assert.equal(formatCost(undefined), "$—");
   });
 });
 
 describe("status bar", () => {
   it("spins while the server starts", () => {
-    expect(renderStatusBar(initialStatus).text).toBe("$(loading~spin) Micro Agent");
+    assert.equal(renderStatusBar(initialStatus).text, "$(loading~spin) Micro Agent");
   });
 
   it("is red with the install hint when the server is missing", () => {
     const view = renderStatusBar({ ...ready, server: "missing", serverDetail: "Install it with `pip install micro-agent`" });
-    expect(view.text).toBe("$(error) Micro Agent");
-    expect(view.tooltip).toContain("pip install micro-agent");
-    expect(view.background).toBe("statusBarItem.errorBackground");
+    assert.equal(view.text, "$(error) Micro Agent");
+    assert.match(view.tooltip, /pip install micro-agent/);
+    assert.equal(view.background, "statusBarItem.errorBackground");
   });
 
   it("shows the latest progress line of a run in progress, and how many others run", () => {
@@ -38,24 +38,29 @@ describe("status bar", () => {
       ["t2", { title: "Micro Agent: fixing b.py", message: "full 2/3 · critic · $0.0100 and a long tail that gets cut off here" }],
     ]);
     const view = renderStatusBar({ ...ready, running });
-    expect(view.text.startsWith("$(sync~spin) Micro Agent: full 2/3 · critic")).toBe(true);
-    expect(view.text.endsWith("… (+1)")).toBe(true);
-    expect(view.tooltip).toContain("Micro Agent: fixing a.py — simple 1/5 · artisan · $0.00");
+    assert.equal(view.text, "$(sync~spin) Micro Agent: full 2/3 · critic · $0.0100 and a long tail tha… (+1)");
+    assert.match(view.tooltip, /Micro Agent: fixing a\.py — simple 1\/5 · artisan · \$0\.00/);
   });
 
   it("shows the last run's cost and outcome when idle", () => {
     const view = renderStatusBar({ ...ready, lastRun: solved });
-    expect(view.text).toBe("$(check) Micro Agent $0.01");
-    expect(view.tooltip).toContain("calc ops.py: solved by simple after 2 iterations, $0.01");
+    assert.equal(view.text, "$(check) Micro Agent $0.01");
+    assert.match(view.tooltip, /calc ops\.py: solved by simple after 2 iterations, \$0\.01/);
     const failed = renderStatusBar({ ...ready, lastRun: { ...solved, outcome: "budget_exhausted", iterations: 1 } });
-    expect(failed.text).toBe("$(warning) Micro Agent $0.01");
-    expect(failed.tooltip).toContain("budget exhausted after 1 iteration,");
+    assert.equal(failed.text, "$(warning) Micro Agent $0.01");
+    assert.match(failed.tooltip, /budget exhausted after 1 iteration,/);
+  });
+
+  it("says the server stopped, with a way out", () => {
+    const view = renderStatusBar({ ...ready, server: "stopped" });
+    assert.equal(view.background, "statusBarItem.warningBackground");
+    assert.match(view.tooltip, /Restart Language Server/);
   });
 });
 
 describe("describeRun", () => {
   it("names the tier only for a solved run", () => {
-    expect(describeRun({ ...solved, outcome: "interrupted", solvedByTier: null })).toBe("calc ops.py: cancelled after 2 iterations, $0.01");
+    assert.equal(describeRun({ ...solved, outcome: "interrupted", solvedByTier: null }), "calc ops.py: cancelled after 2 iterations, $0.01");
   });
 });
 
@@ -71,7 +76,7 @@ describe("Show Run Status rows", () => {
   };
 
   it("lists runs in progress first, then the last finished one", () => {
-    expect(renderStatusReport({ running: [running], lastFinished })).toEqual([
+    assert.deepEqual(renderStatusReport({ running: [running], lastFinished }), [
       { label: "$(sync~spin) b.py", description: "running", detail: "full · iteration 2/3 · critic (gpt-4.1-mini) · $0.02", uri: "file:///p/b.py" },
       { label: "$(check) a.py", description: "last run: solved", detail: "by simple · 1 iteration · $0", uri: "file:///p/a.py" },
     ]);
@@ -82,13 +87,14 @@ describe("Show Run Status rows", () => {
       running: [{ ...running, tier: "local", mode: "simple" }],
       lastFinished: { ...lastFinished, outcome: "budget_exhausted", iterations: 4, costUsd: 0.5, message: "spent $0.50 of $0.50" },
     });
-    expect(tierRow.detail).toBe("local (simple) · iteration 2/3 · critic (gpt-4.1-mini) · $0.02");
-    expect(failedRow).toMatchObject({ label: "$(history) a.py", description: "last run: budget exhausted" });
-    expect(failedRow.detail).toBe("4 iterations · $0.50 · spent $0.50 of $0.50");
+    assert.equal(tierRow.detail, "local (simple) · iteration 2/3 · critic (gpt-4.1-mini) · $0.02");
+    assert.equal(failedRow.label, "$(history) a.py");
+    assert.equal(failedRow.description, "last run: budget exhausted");
+    assert.equal(failedRow.detail, "4 iterations · $0.50 · spent $0.50 of $0.50");
   });
 
   it("says so when there is nothing to show or the answer is not understood", () => {
-    expect(renderStatusReport({ running: [], lastFinished: null })).toEqual([{ label: "No Micro Agent runs yet in this session." }]);
-    expect(renderStatusReport(null)).toEqual([{ label: "No status from the server." }]);
+    assert.deepEqual(renderStatusReport({ running: [], lastFinished: null }), [{ label: "No Micro Agent runs yet in this session." }]);
+    assert.deepEqual(renderStatusReport(null), [{ label: "No status from the server." }]);
   });
 });

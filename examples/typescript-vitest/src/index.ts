@@ -1,0 +1,3 @@
+// The package's public entry point.
+export { grossCents, netCents, type Line } from './cart';
+export { DEFAULT_VAT_PERCENT, VAT_PERCENT } from './rates';
