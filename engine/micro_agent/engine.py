@@ -40,7 +40,10 @@ class TestsBroken(Exception):
 
 
 class TierEnded(Exception):
-    """The current tier stops early: its model is unavailable, or the user asked for the next tier."""
+    """The current tier stops early: its model is unavailable, or the user asked for the next tier.
+
+    `str(exc)` says which, and is recorded as that iteration's error.
+    """
 
 
 def run(request: RunRequest, on_event: Observer, controls: Controls | None = None) -> RunReport:
@@ -195,19 +198,19 @@ class _Loop:
                                 target_content=self.ws.read(self.req.target), test_command=self.req.test_command,
                                 test_files=self.test_files, last_report=last, attempts=list(attempts),
                                 escalation_context=escalation_context, critic_notes=critic_notes)
-            started, cost_before = time.monotonic(), self.budget.spent_usd
+            started, cost_before, ended_early = time.monotonic(), self.budget.spent_usd, False
             try:
                 attempt, last, critic_notes = self.iteration(index, tier, iteration, state)
             except TierEnded as exc:
-                attempt = Attempt(iteration, "no change (the model call failed)", "error", [], [str(exc)])
-                ended_because = f"model unavailable: {exc}"
-            result.cost_usd = result.cost_usd + self.budget.spent_usd - cost_before
+                ended_because, ended_early = str(exc), True
+                attempt = Attempt(iteration, "no change", "error", [], [ended_because])
+            result.cost_usd += self.budget.spent_usd - cost_before
             attempts.append(attempt)
             self._finished(index, tier, attempt, self.budget.spent_usd - cost_before, started)
-            if attempt.status == "passed" or ended_because.startswith("model unavailable"):
+            if attempt.status == "passed" or ended_early:
                 break
-            if last.infra_error and len(attempts) > 1 and attempts[-2].error_messages[:1] == attempt.error_messages[:1]:
-                raise TestsBroken(_broken_message(self.req.test_command, last.infra_error, last))
+            if _same_infra_error_twice(attempts, last):
+                raise TestsBroken(_broken_message(self.req.test_command, last.infra_error or "", last))
         self.ended_because.append(ended_because)
         return attempts, ended_because, last
 
@@ -267,7 +270,7 @@ class _Loop:
             self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                   model=model, prompt_chars=prompt_chars, reply_chars=0, cost_usd=0.0,
                                   duration_ms=0, total_cost_usd=self.budget.spent_usd, error=exc.message))
-            raise TierEnded(exc.message) from None
+            raise TierEnded(f"model unavailable: {exc.message}") from None
         self.budget.spend(reply.cost_usd)
         self.model_answered = True
         self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
@@ -309,6 +312,16 @@ class _Loop:
                 break
             files[rel], size = text, size + len(text)
         return files
+
+
+def _same_infra_error_twice(attempts: list[Attempt], last: TestReport) -> bool:
+    """The test command failed the same way, before any test ran, two iterations in a row.
+
+    A timeout does not count: an endless loop in a candidate causes one, and the next candidate can fix it.
+    """
+    if not last.infra_error or last.infra_error.startswith("timed out") or len(attempts) < 2:
+        return False
+    return attempts[-2].error_messages[:1] == attempts[-1].error_messages[:1] == [last.infra_error]
 
 
 def _broken_reason(report: TestReport, target: str) -> str | None:

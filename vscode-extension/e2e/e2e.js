@@ -5,7 +5,8 @@
 //      the fix lands in the editor, Ctrl+S, the tests pass on disk;
 //   B. the same through the palette: "Micro Agent: Fix This File" on the code under test;
 //   C. Cancel in the progress notification stops a run: nothing changes, the run ends "cancelled";
-//   D. the status bar item opens the run status, and "Open Audit Log" lists the three runs.
+//   D. the status bar item opens the run status, and "Open Audit Log" lists the three runs;
+//   E. pointing microAgent.server.command at nothing restarts the client and says how to fix it.
 //
 // Usually started by e2e/run.sh, which checks the prerequisites. Exit 0 = every scenario passed.
 // Environment: CODE_SERVER_ENTRY, VSIX, MICRO_AGENT_SERVER_COMMAND (JSON array), E2E_PYTHON,
@@ -361,6 +362,16 @@ async function main() {
     for (const text of ["calc.py", "shout.py", "interrupted"]) await editorShows(text).waitFor({ timeout: 30000 });
     lap("audit log shows the three runs");
     await shot("d2-audit-log.png");
+
+    // ---- E: a server command that does not exist → restart, one notification that says what to do ----
+    const settingsFile = path.join(userData, "User", "settings.json");
+    const userSettings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
+    fs.writeFileSync(settingsFile, JSON.stringify({ ...userSettings, "microAgent.server.command": ["/nonexistent/micro-agent", "lsp"] }, null, 2));
+    const broken = toast("did not start");
+    await broken.waitFor({ timeout: 30000 });
+    await broken.locator(".monaco-button").filter({ hasText: "Open Setting" }).first().waitFor({ timeout: 5000 });
+    lap(`server missing: ${(await broken.innerText()).replace(/\s+/g, " ").trim().slice(0, 160)}`);
+    await shot("e1-server-missing.png");
 
     if (process.env.E2E_UPDATE_IMAGES === "1") {
       fs.copyFileSync(progressShot, path.join(EXT_DIR, "images", "progress.png"));
