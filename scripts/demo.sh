@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LITELLM_LOCAL_MODEL_COST_MAP=True
+export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1  # the example's tests need no plugins from .venv
 work=$(mktemp -d "${TMPDIR:-/tmp}/micro-agent-demo.XXXXXX")
 cp -r examples/python-calc/. "$work/"
 git -C "$work" init -q -b main

@@ -43,6 +43,7 @@ def test_garbage_is_a_reply_error(reply, problem):
 def test_change_summary_names_the_lines():
     assert describe_change("calc.py", CURRENT, CURRENT.replace("a - b", "a + b")) == \
         "calc.py: replaced `return a - b` with `return a + b`"
+    assert describe_change("calc.py", "x = 1\n", "x = 1\ny = 2\n") == "calc.py: added `y = 2`"
     assert describe_change("calc.py", CURRENT, "x = 1\n") == "calc.py: rewrote 4 line(s) into 1 line(s)"  # blank lines not counted
 
 

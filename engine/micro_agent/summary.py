@@ -58,9 +58,11 @@ def describe_change(path: str, before: str, after: str) -> str:
     removed = [r for r in removed if r]
     added = [a for a in added if a]
     if len(removed) <= 2 and len(added) <= 2 and (removed or added):
-        old = "; ".join(f"`{_clip(r)}`" for r in removed) or "nothing"
-        new = "; ".join(f"`{_clip(a)}`" for a in added) or "nothing"
-        return f"{path}: replaced {old} with {new}"
+        old = "; ".join(f"`{_clip(r)}`" for r in removed)
+        new = "; ".join(f"`{_clip(a)}`" for a in added)
+        if not old:
+            return f"{path}: added {new}"
+        return f"{path}: removed {old}" if not new else f"{path}: replaced {old} with {new}"
     return f"{path}: rewrote {len(removed)} line(s) into {len(added)} line(s)"
 
 

@@ -364,9 +364,9 @@ async function main() {
     await shot("d2-audit-log.png");
 
     // ---- E: a server command that does not exist → restart, one notification that says what to do ----
-    const settingsFile = path.join(userData, "User", "settings.json");
-    const userSettings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
-    fs.writeFileSync(settingsFile, JSON.stringify({ ...userSettings, "microAgent.server.command": ["/nonexistent/micro-agent", "lsp"] }, null, 2));
+    // workspace settings: VS Code watches the workspace folder (the user settings file is not re-read here)
+    fs.mkdirSync(path.join(ws, ".vscode"), { recursive: true });
+    fs.writeFileSync(path.join(ws, ".vscode", "settings.json"), JSON.stringify({ "microAgent.server.command": ["/nonexistent/micro-agent", "lsp"] }));
     const broken = toast("did not start");
     await broken.waitFor({ timeout: 30000 });
     await broken.locator(".monaco-button").filter({ hasText: "Open Setting" }).first().waitFor({ timeout: 5000 });
