@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 export LITELLM_LOCAL_MODEL_COST_MAP=True
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
-if [ -f vscode-extension/package.json ] && [ $# -eq 0 ]; then
-  (cd vscode-extension && npm test)
+if [ $# -eq 0 ]; then
+  # The VS Code extension: its unit tests, and the .vsix its end-to-end test (in pytest) installs.
+  (cd vscode-extension && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test && npm run package)
 fi
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

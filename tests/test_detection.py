@@ -84,6 +84,15 @@ def test_python_command(py_project: Path):
     assert detect_test_command(py_project / "src/shop/untested.py", py_project).endswith("-m pytest -q tests")
 
 
+def test_python_command_uses_the_project_venv(py_project: Path):
+    python = py_project / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    command = detect_test_command(py_project / "src/shop/pricing.py", py_project)
+    assert command.startswith(".venv/bin/python -m pytest -q tests/test_pricing.py")
+
+
 def test_python_flat_layout(tmp_path: Path):
     write(tmp_path, {"calc.py": "", "tests/test_calc.py": "from calc import add\n", "test_other.py": "import calc\n"})
     tests = find_test_files(tmp_path / "calc.py", tmp_path)

@@ -2,7 +2,7 @@
 
 Drives `vscode-extension/e2e/run.sh` (Playwright + Debian chromium; scenarios in e2e/e2e.js):
 the lightbulb fix, the palette fix, Cancel from the progress notification, run status and the
-audit log. Needs what `.ci/install-vscode-e2e.sh` installs; skipped with the reason otherwise.
+audit log, and the one notification for a server command that does not exist. Needs what `.ci/install-vscode-e2e.sh` installs; skipped with the reason otherwise.
 Screenshots and logs land in `vscode-extension/e2e/artifacts/`.
 """
 
@@ -31,5 +31,6 @@ def test_vscode_extension_end_to_end() -> None:
     if result.returncode == MISSING_PREREQUISITES:
         pytest.skip(output.strip().splitlines()[-1])
     assert result.returncode == 0, f"VS Code e2e failed (screenshots in vscode-extension/e2e/artifacts):\n{output[-6000:]}"
-    for scenario in ("scenario A passed", "scenario B passed", "scenario C passed", "audit log shows the three runs"):
+    for scenario in ("scenario A passed", "scenario B passed", "scenario C passed", "audit log shows the three runs",
+                     "server missing, one notification"):
         assert scenario in output

@@ -52,7 +52,7 @@ def name_candidates(test_name: str) -> list[str]:
     return [c for c in dict.fromkeys(candidates) if c]
 
 
-def test_definition_line(text: str, test_name: str) -> int | None:
+def definition_line(text: str, test_name: str) -> int | None:
     """The 0-based line where `test_name` is defined in `text` (Python, JS/TS, Rust), else None."""
     lines = split_lines(text)
     for candidate in reversed(name_candidates(test_name)):
@@ -105,13 +105,13 @@ def failure_sites(report: TestReport, root: Path, read_text: Callable[[str], str
         file = relative_file(failure.file, root)
         text = read_text(file) if file else None
         if text is None:  # no usable location: the test file that defines the test, else the first one
-            file = next((f for f in test_files if test_definition_line(read_text(f) or "", failure.name) is not None),
+            file = next((f for f in test_files if definition_line(read_text(f) or "", failure.name) is not None),
                         test_files[0] if test_files else None)
             text = read_text(file) if file else None
         if file is None:
             continue
         text = text or ""
-        def_line = test_definition_line(text, failure.name)
+        def_line = definition_line(text, failure.name)
         in_file = failure.line is not None and 0 < failure.line <= max(1, len(split_lines(text)))
         line = failure.line - 1 if in_file else (def_line if def_line is not None else 0)
         sites.append(FailureSite(file, failure.name, line, def_line, short_message(failure.message) or f"{failure.name} failed"))

@@ -164,7 +164,8 @@ def _warm_engine(done: threading.Event) -> None:
         import micro_agent.settings  # noqa: F401
         from micro_agent import llm
 
-        llm.warm().join()
+        llm.warm()
+        import litellm  # noqa: F401  (returns once the import warm() started has finished)
     except Exception:  # warming is an optimisation; the run reports real import problems
         log.exception("warming the engine failed")
     finally:

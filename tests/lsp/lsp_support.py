@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from lsprotocol import types
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
@@ -121,6 +121,9 @@ class Editor:
         for doc_uri, edits in (edit.changes or {}).items():
             per_uri.append((doc_uri, None, list(edits)))
         for doc_uri, version, edits in per_uri:
+            if doc_uri not in self.docs:  # editors load a file the edit touches
+                path = to_fs_path(doc_uri)
+                self.docs[doc_uri] = (Path(path).read_text(), 0)
             text, current = self.docs[doc_uri]
             if version is not None and version != current:
                 return False

@@ -7,6 +7,7 @@ request against the profile's capabilities, and pyproject turns its warnings int
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -21,13 +22,21 @@ from pygls.exceptions import JsonRpcException
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def clients(model_server, tmp_path_factory):
+    """One server per profile, all started at once: they warm up (litellm) while the first tests run."""
+    async def start(profile: str) -> RecordingClient:
+        home = tmp_path_factory.mktemp("lsp-" + profile.replace("@", "-").replace(".", "-"))
+        return await start_client(profile, server_env(model_server.url, home / "tmp"), home)
+
+    started = await asyncio.gather(*(start(profile) for profile in PROFILES))
+    yield dict(zip(PROFILES, started))
+    await asyncio.gather(*(stop_client(client) for client in started))
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=PROFILES)
-async def client(request, model_server, tmp_path_factory):
-    home = tmp_path_factory.mktemp("lsp-" + request.param.replace("@", "-").replace(".", "-"))
-    client = await start_client(request.param, server_env(model_server.url, home / "tmp"), home)
-    client.profile = request.param  # type: ignore[attr-defined]
-    yield client
-    await stop_client(client)
+async def client(request, clients) -> RecordingClient:
+    return clients[request.param]
 
 
 @pytest.fixture
@@ -124,7 +133,7 @@ async def test_run_answers_at_once_and_delivers_the_fix(client: RecordingClient,
     [edit] = [e for e in client.edits if e.label == "Micro Agent fix"]
     assert client.editor.text(root / "calc.py") == CALC_FIXED
     assert (root / "calc.py").read_text() != CALC_FIXED  # an ordinary edit: the user saves it
-    assert any("fixed calc.py" in m.message for m in client.messages)
+    await wait_for(lambda: any("fixed calc.py" in m.message for m in client.messages), 5, "the closing message")
 
 
 async def test_a_second_run_on_the_same_file_is_refused(client: RecordingClient, repo, model_server):

@@ -367,10 +367,15 @@ async function main() {
     // workspace settings: VS Code watches the workspace folder (the user settings file is not re-read here)
     fs.mkdirSync(path.join(ws, ".vscode"), { recursive: true });
     fs.writeFileSync(path.join(ws, ".vscode", "settings.json"), JSON.stringify({ "microAgent.server.command": ["/nonexistent/micro-agent", "lsp"] }));
-    const broken = toast("did not start");
+    const broken = toast("/nonexistent/micro-agent");
     await broken.waitFor({ timeout: 30000 });
     await broken.locator(".monaco-button").filter({ hasText: "Open Setting" }).first().waitFor({ timeout: 5000 });
-    lap(`server missing: ${(await broken.innerText()).replace(/\s+/g, " ").trim().slice(0, 160)}`);
+    const brokenText = (await broken.innerText()).replace(/\s+/g, " ").trim();
+    if (!brokenText.includes("pip install micro-agent")) throw new Error(`the notification does not say how to install: ${brokenText}`);
+    await sleep(1000);
+    const errorToasts = await page.locator(".notifications-toasts .notification-toast").filter({ hasText: "Micro Agent" }).filter({ hasText: /server|connection/ }).count();
+    if (errorToasts !== 1) throw new Error(`expected one notification about the server, saw ${errorToasts}`);
+    lap(`server missing, one notification: ${brokenText.slice(0, 200)}`);
     await shot("e1-server-missing.png");
 
     if (process.env.E2E_UPDATE_IMAGES === "1") {

@@ -28,6 +28,8 @@ export interface LaunchFacts {
   readonly interpreter?: PythonInterpreter;
   /** Finds an executable on PATH: its absolute path, or undefined. */
   readonly which: (name: string) => string | undefined;
+  /** Whether a file path names an executable file (checks the setting's command). */
+  readonly isExecutable: (file: string) => boolean;
 }
 
 export type LaunchPlan =
@@ -42,7 +44,15 @@ export const INSTALL_HINT = "pip install micro-agent";
 export function resolveLaunch(facts: LaunchFacts): LaunchPlan {
   const configured = facts.configuredCommand.filter((part) => part.trim() !== "");
   if (configured.length > 0) {
-    return { ok: true, command: configured[0], args: configured.slice(1), source: "setting" };
+    const [command, ...args] = configured;
+    const isPath = /[\\/]/.test(command);
+    if (isPath ? !facts.isExecutable(command) : !facts.which(command)) {
+      return {
+        ok: false,
+        reason: `\`${command}\` from the setting \`microAgent.server.command\` ${isPath ? "is not an executable file" : "is not on PATH"}. Fix the setting, or clear it to use \`micro-agent\` from PATH (install it with \`${INSTALL_HINT}\`).`,
+      };
+    }
+    return { ok: true, command, args, source: "setting" };
   }
   const interpreter = facts.interpreter;
   if (interpreter && interpreter.hasServer && interpreter.command.length > 0) {

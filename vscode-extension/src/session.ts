@@ -103,6 +103,7 @@ export class Session implements vscode.Disposable {
       configuredCommand: settings.serverCommand,
       interpreter: settings.serverCommand.length > 0 ? undefined : await activeInterpreter(),
       which: (name) => findOnPath(name, process.env, isExecutable),
+      isExecutable,
     });
     this.output.appendLine(describeLaunch(this.plan));
     if (!this.plan.ok) {

@@ -6,6 +6,7 @@ import { auditCommandFor, describeLaunch, findOnPath, LaunchFacts, resolveLaunch
 
 const nothingOnPath = () => undefined;
 const onPath = (found: Record<string, string>) => (name: string) => found[name];
+const anyFile = () => true;
 
 describe("resolveLaunch: the ladder", () => {
   it("uses the server.command setting first, as given", () => {
@@ -13,12 +14,27 @@ describe("resolveLaunch: the ladder", () => {
       configuredCommand: ["/venv/bin/micro-agent", "lsp"],
       interpreter: { command: ["/usr/bin/python3"], hasServer: true },
       which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
+      isExecutable: anyFile,
     });
     assert.deepEqual(plan, { ok: true, command: "/venv/bin/micro-agent", args: ["lsp"], source: "setting" });
   });
 
+  it("says the setting is wrong when its command does not exist, instead of trying something else", () => {
+    const missingFile = resolveLaunch({
+      configuredCommand: ["/nonexistent/micro-agent", "lsp"],
+      which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
+      isExecutable: (file) => file !== "/nonexistent/micro-agent",
+    });
+    assert.equal(missingFile.ok, false);
+    assert.match(describeLaunch(missingFile), /`\/nonexistent\/micro-agent` from the setting `microAgent.server.command` is not an executable file/);
+    const bareName = resolveLaunch({ configuredCommand: ["ma-lsp"], which: nothingOnPath, isExecutable: anyFile });
+    assert.match(describeLaunch(bareName), /`ma-lsp` from the setting `microAgent.server.command` is not on PATH/);
+    const found = resolveLaunch({ configuredCommand: ["uvx", "micro-agent", "lsp"], which: onPath({ uvx: "/bin/uvx" }), isExecutable: () => false });
+    assert.deepEqual(found, { ok: true, command: "uvx", args: ["micro-agent", "lsp"], source: "setting" });
+  });
+
   it("ignores blank entries of the setting and falls through when it is all blank", () => {
-    const facts: LaunchFacts = { configuredCommand: [" ", ""], which: onPath({ "micro-agent": "/bin/micro-agent" }) };
+    const facts: LaunchFacts = { configuredCommand: [" ", ""], which: onPath({ "micro-agent": "/bin/micro-agent" }), isExecutable: anyFile };
     assert.deepEqual(resolveLaunch(facts), { ok: true, command: "/bin/micro-agent", args: ["lsp"], source: "path" });
   });
 
@@ -27,6 +43,7 @@ describe("resolveLaunch: the ladder", () => {
       configuredCommand: [],
       interpreter: { command: ["conda", "run", "-n", "dev", "python"], hasServer: true },
       which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
+      isExecutable: anyFile,
     });
     assert.deepEqual(plan, {
       ok: true,
@@ -41,6 +58,7 @@ describe("resolveLaunch: the ladder", () => {
       configuredCommand: [],
       interpreter: { command: ["/usr/bin/python3"], hasServer: false },
       which: onPath({ "micro-agent": "/home/u/.local/bin/micro-agent" }),
+      isExecutable: anyFile,
     });
     assert.deepEqual(plan, { ok: true, command: "/home/u/.local/bin/micro-agent", args: ["lsp"], source: "path" });
   });
@@ -50,6 +68,7 @@ describe("resolveLaunch: the ladder", () => {
       configuredCommand: [],
       interpreter: { command: ["/usr/bin/python3"], hasServer: false },
       which: nothingOnPath,
+      isExecutable: anyFile,
     });
     assert.equal(plan.ok, false);
     if (plan.ok) return;
@@ -59,7 +78,7 @@ describe("resolveLaunch: the ladder", () => {
   });
 
   it("without the Python extension and nothing on PATH, still says what to do", () => {
-    const plan = resolveLaunch({ configuredCommand: [], which: nothingOnPath });
+    const plan = resolveLaunch({ configuredCommand: [], which: nothingOnPath, isExecutable: anyFile });
     assert.equal(plan.ok, false);
     assert.match(describeLaunch(plan), /no Python interpreter was selected.*pip install micro-agent/);
   });

@@ -148,8 +148,18 @@ def detect_test_command(target: Path, root: Path) -> str | None:
     return None
 
 
+def _project_python(root: Path) -> str:
+    """The project's own virtual environment when it has one (editors often start us without it on
+    PATH), else `python` or `python3` from PATH."""
+    for folder in (".venv", "venv", "env"):
+        candidate = root / folder / "bin" / "python"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return f"{folder}/bin/python"
+    return "python" if shutil.which("python") else "python3"
+
+
 def _python_command(target: Path, root: Path) -> str:
-    python = "python" if shutil.which("python") else "python3"
+    python = _project_python(root)
     tests = find_test_files(target, root)
     if tests:
         return f"{python} -m pytest -q " + " ".join(_quoted(tests, root))
