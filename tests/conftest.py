@@ -42,6 +42,31 @@ def fenced(code: str, lang: str = "python") -> str:
     return f"Here is the fix.\n```{lang}\n{code}```\n"
 
 
+TEST_CACHE = Path(os.environ.get("MICRO_AGENT_TEST_CACHE", Path.home() / ".cache" / "micro-agent-tests"))
+
+
+@pytest.fixture(scope="session")
+def js_tools() -> Path:
+    """node_modules with vitest and jest, installed once into a cache outside the repo (.ci/run pre-installs it).
+
+    Skips when npm cannot install them on a developer's machine; fails in CI, where they must be there.
+    """
+    cache = TEST_CACHE / "js"
+    modules = cache / "node_modules"
+    if not (modules / ".bin" / "vitest").exists() or not (modules / ".bin" / "jest").exists():
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            if not (cache / "package.json").exists():
+                (cache / "package.json").write_text('{"name": "micro-agent-test-tools", "private": true}\n')
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "vitest@4", "jest@30"],
+                           cwd=cache, check=True, capture_output=True, timeout=300)
+        except (subprocess.SubprocessError, OSError) as exc:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(f"could not install vitest and jest into {cache}: {exc}")
+    return modules
+
+
 @pytest.fixture(scope="session")
 def model_server():
     with ScriptedModelServer() as server:

@@ -16,7 +16,6 @@ from micro_agent.runners import run_tests
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 CACHE = Path(os.environ.get("MICRO_AGENT_TEST_CACHE", Path.home() / ".cache" / "micro-agent-tests"))
-JS_CACHE = CACHE / "js"  # shared with tests/test_runners.py: one vitest install serves both
 CARGO_TARGET = CACHE / "cargo-target"  # one target dir for every crate built here: builds take seconds
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
@@ -25,10 +24,10 @@ needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is
 
 
 def example_repo(name: str, dest: Path) -> Path:
-    """A git repo holding a copy of examples/NAME (its tracked files only: no node_modules, no target)."""
+    """A git repo holding a copy of examples/NAME (its own files: no node_modules, target or audit log)."""
     source = EXAMPLES / name
     files = {p.relative_to(source).as_posix(): p.read_text() for p in sorted(source.rglob("*"))
-             if p.is_file() and not {"node_modules", "target"} & set(p.relative_to(source).parts)}
+             if p.is_file() and not {"node_modules", "target", ".micro-agent"} & set(p.relative_to(source).parts)}
     return make_repo(dest / name, files)
 
 
@@ -53,26 +52,10 @@ def failing_section(prompt: str) -> str:
     return prompt.split("## Failing tests\n", 1)[1].split("\n## ", 1)[0]
 
 
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
-    """node_modules with vitest, installed once into a cache dir outside the repo."""
-    modules = JS_CACHE / "node_modules"
-    if not (modules / ".bin" / "vitest").exists():
-        JS_CACHE.mkdir(parents=True, exist_ok=True)
-        if not (JS_CACHE / "package.json").exists():
-            (JS_CACHE / "package.json").write_text('{"name": "micro-agent-test-tools", "private": true}\n')
-        try:
-            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "vitest@4", "jest@30"],
-                           cwd=JS_CACHE, check=True, capture_output=True, timeout=300)
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"could not install vitest into {JS_CACHE}: {exc}")
-    return modules
-
-
 @pytest.fixture
-def ts_repo(tmp_path: Path, node_modules: Path) -> Path:
+def ts_repo(tmp_path: Path, js_tools: Path) -> Path:
     repo = example_repo("typescript-vitest", tmp_path)
-    (repo / "node_modules").symlink_to(node_modules, target_is_directory=True)  # git-ignored, like a real install
+    (repo / "node_modules").symlink_to(js_tools, target_is_directory=True)  # git-ignored, like a real install
     return repo
 
 

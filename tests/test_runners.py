@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,6 @@ from micro_agent.runners.jest import parse_report
 from micro_agent.runners.vitest import parse_junit as parse_vitest_junit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runners"
-JS_CACHE = Path(os.environ.get("MICRO_AGENT_TEST_CACHE", Path.home() / ".cache" / "micro-agent-tests")) / "js"
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
@@ -318,26 +316,6 @@ def test_npm_missing_script_is_an_infra_error(node_project: Path):
 
 
 # ---------------------------------------------------------------- vitest and jest
-
-
-@pytest.fixture(scope="session")
-def js_tools() -> Path:
-    """node_modules with vitest and jest, installed once into a cache dir (skips when npm cannot)."""
-    modules = JS_CACHE / "node_modules"
-    if not (modules / ".bin" / "vitest").exists() or not (modules / ".bin" / "jest").exists():
-        if shutil.which("npm") is None:
-            pytest.skip("npm is not installed")
-        JS_CACHE.mkdir(parents=True, exist_ok=True)
-        if not (JS_CACHE / "package.json").exists():
-            (JS_CACHE / "package.json").write_text('{"name": "micro-agent-test-tools", "private": true}\n')
-        try:
-            subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "vitest@4", "jest@30"],
-                cwd=JS_CACHE, check=True, capture_output=True, timeout=300,
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"could not install vitest and jest: {exc}")
-    return modules
 
 
 def js_project(root: Path, modules: Path, files: dict[str, str]) -> Path:

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
 from .summary import Attempt, accumulate, tier_header, tier_summary

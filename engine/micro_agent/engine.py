@@ -194,7 +194,7 @@ class _Loop:
                                        iteration=iteration, max_iterations=tier.max_iterations,
                                        total_iterations=self.budget.iterations,
                                        cost_so_far_usd=self.budget.spent_usd))
-            state = PromptState(objective=self.req.objective, target=self.req.target,
+            state = PromptState(root=self.ws.path, objective=self.req.objective, target=self.req.target,
                                 target_content=self.ws.read(self.req.target), test_command=self.req.test_command,
                                 test_files=self.test_files, last_report=last, attempts=list(attempts),
                                 escalation_context=escalation_context, critic_notes=critic_notes)

@@ -1,7 +1,8 @@
 """The arguments of the `microAgent.*` commands, validated (pure).
 
 Each command takes one object (`[{uri, ...}]`); the positional form `[uri, line]` that some editor
-configs find easier to write is accepted too.
+configs find easier to write is accepted too. Without a uri (Helix's `:lsp-workspace-command` sends
+none) the server uses the file the user touched last.
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ class _Args(BaseModel):
 
 
 class UriArgs(_Args):
-    uri: str = Field(min_length=1)
-
-
-class StatusArgs(_Args):
-    uri: str | None = None
+    uri: str | None = Field(default=None, min_length=1)
 
 
 class RunArgs(_Args):
-    uri: str = Field(min_length=1)
+    uri: str | None = Field(default=None, min_length=1)
     line: int | None = Field(default=None, ge=0)
     test_command: str | None = Field(default=None, alias="testCommand", min_length=1)
     mode: Literal["simple", "full"] | None = None

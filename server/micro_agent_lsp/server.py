@@ -23,7 +23,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from . import __version__, driver
 from .actions import CANCEL_COMMAND, ESCALATE_COMMAND, RUN_COMMAND, STATUS_COMMAND, code_actions
-from .arguments import BadArguments, RunArgs, StatusArgs, UriArgs, parse_arguments
+from .arguments import BadArguments, RunArgs, UriArgs, parse_arguments
 from .diagnostics import FailureSite
 from .runs import RunRegistry
 from .settings import SECTION, ServerSettings, merge, parse_settings, section_of
@@ -55,6 +55,7 @@ class MicroAgentServer(LanguageServer):
         self._published: dict[str, set[str]] = {}  # report group -> paths it published diagnostics to
         self.warmed = threading.Event()
         self.run_tasks: set[asyncio.Task[None]] = set()
+        self.last_path: str | None = None  # the file the user touched last (open, change, save, code action)
 
     # ------------------------------------------------------------------ paths and texts
     def path_of(self, uri: str) -> str:
@@ -68,10 +69,19 @@ class MicroAgentServer(LanguageServer):
         return self._client_uris.get(path) or from_fs_path(path) or f"file://{path}"
 
     def remember_uri(self, uri: str) -> str:
-        """Note the client's spelling of a file's uri; returns the file's path."""
+        """Note the client's spelling of a file's uri (and that the user is on that file); returns its path."""
         path = self.path_of(uri)
         self._client_uris[path] = uri
+        self.last_path = path
         return path
+
+    def command_path(self, uri: str | None, command: str) -> str:
+        """The file a command is about: its `uri`, else the one the user touched last."""
+        if uri:
+            return self.remember_uri(uri)
+        if self.last_path is None:
+            raise RequestFailed(f"{command}: which file? Pass [{{\"uri\": ...}}] or open the file first.")
+        return self.last_path
 
     def open_document(self, path: str | Path):
         """The open editor buffer for `path`, or None."""
@@ -203,6 +213,10 @@ def create_server() -> MicroAgentServer:
     def on_open(ls: MicroAgentServer, params: types.DidOpenTextDocumentParams) -> None:
         driver.tests_on_save(ls, ls.remember_uri(params.text_document.uri))
 
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: MicroAgentServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.remember_uri(params.text_document.uri)
+
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def on_save(ls: MicroAgentServer, params: types.DidSaveTextDocumentParams) -> None:
         driver.tests_on_save(ls, ls.remember_uri(params.text_document.uri))
@@ -222,7 +236,7 @@ def create_server() -> MicroAgentServer:
     def cmd_run(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
         options: RunArgs = _uri_args(ls, RunArgs, RUN_COMMAND, args)
         try:
-            run = driver.start_run(ls, ls.remember_uri(options.uri), options)
+            run = driver.start_run(ls, ls.command_path(options.uri, RUN_COMMAND), options)
         except driver.CannotRun as exc:
             raise RequestFailed(str(exc)) from None
         return {"runId": run.run_id}
@@ -230,7 +244,7 @@ def create_server() -> MicroAgentServer:
     @server.command(ESCALATE_COMMAND)
     def cmd_escalate(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
         options: UriArgs = _uri_args(ls, UriArgs, ESCALATE_COMMAND, args)
-        path = ls.remember_uri(options.uri)
+        path = ls.command_path(options.uri, ESCALATE_COMMAND)
         running = ls.runs.escalate(path)
         if running is not None:
             return {"runId": running.run_id, "escalated": True, "startedNewRun": False}
@@ -243,12 +257,12 @@ def create_server() -> MicroAgentServer:
     @server.command(CANCEL_COMMAND)
     def cmd_cancel(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
         options: UriArgs = _uri_args(ls, UriArgs, CANCEL_COMMAND, args)
-        run = ls.runs.cancel(ls.remember_uri(options.uri))
+        run = ls.runs.cancel(ls.command_path(options.uri, CANCEL_COMMAND))
         return {"cancelled": run is not None, "runId": run.run_id if run else None}
 
     @server.command(STATUS_COMMAND)
     def cmd_status(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
-        options: StatusArgs = _uri_args(ls, StatusArgs, STATUS_COMMAND, args)
+        options: UriArgs = _uri_args(ls, UriArgs, STATUS_COMMAND, args)
         status = ls.runs.status(ls.remember_uri(options.uri) if options.uri else None)
         return {**status, "engineWarm": ls.warmed.is_set()}
 

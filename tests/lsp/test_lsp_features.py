@@ -17,17 +17,36 @@ SETTINGS_MODEL = unique("from-settings")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(model_server, tmp_path_factory):
-    """VS Code's profile; models come from workspace/configuration, which wins over initializationOptions."""
+async def servers(model_server, tmp_path_factory):
+    """Both servers of this module, started at once so they warm up together."""
     home = tmp_path_factory.mktemp("lsp-features")
-    client = await start_client(
-        "visual-studio-code", server_env(model_server.url, home / "tmp"), home,
-        options={"microAgent": {"models": {"artisan": "openai/overridden"}}},
-        configuration={"microAgent": {"models": {"artisan": f"openai/{SETTINGS_MODEL}",
-                                                 "librarian": f"openai/{SETTINGS_MODEL}",
-                                                 "critic": f"openai/{SETTINGS_MODEL}"}}})
-    yield client
-    await stop_client(client)
+    plain_home = tmp_path_factory.mktemp("lsp-plain")
+    capabilities = client_capabilities("neovim@v0.7.0")
+    capabilities.window.work_done_progress = False
+    started = await asyncio.gather(
+        # VS Code's profile; models come from workspace/configuration, which wins over initializationOptions
+        start_client("visual-studio-code", server_env(model_server.url, home / "tmp"), home,
+                     options={"microAgent": {"models": {"artisan": "openai/overridden"}}},
+                     configuration={"microAgent": {"models": {"artisan": f"openai/{SETTINGS_MODEL}",
+                                                              "librarian": f"openai/{SETTINGS_MODEL}",
+                                                              "critic": f"openai/{SETTINGS_MODEL}"}}}),
+        # Neovim 0.7's profile without `window.workDoneProgress`, started with bad settings
+        start_client(capabilities, server_env(model_server.url, plain_home / "tmp"), plain_home, options={
+            "microAgent": {"budget": {"maxCostUsd": -1, "maxIterations": 4}, "runTestsOnSave": "sometimes",
+                           "simple": 3, "colour": "blue", "models": {"artisan": "no such model"}}}),
+    )
+    yield started
+    await asyncio.gather(*(stop_client(c) for c in started))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(servers) -> RecordingClient:
+    return servers[0]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def plain_client(servers) -> RecordingClient:
+    return servers[1]
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +61,16 @@ def tiered_repo(tmp_path_factory, weak: str, strong: str, weak_iterations: int =
              % (weak_iterations, weak, strong))
     return calc_repo(tmp_path_factory.mktemp("repo") / "proj", f"openai/{weak}",
                      yml_extra="tierConfigFile: tiers.json\n", files={"tiers.json": tiers})
+
+
+async def test_diagnostics_clear_once_the_tests_pass_on_save(client: RecordingClient, tmp_path_factory):
+    root = calc_repo(tmp_path_factory.mktemp("repo") / "proj", f"openai/{SETTINGS_MODEL}")
+    test_uri = client.editor.open(root / "tests/test_calc.py")
+    await wait_for(lambda: client.diagnostics.get(test_uri), 30, "diagnostics of the failing test")
+    client.editor.open(root / "calc.py")
+    client.editor.change(root / "calc.py", CALC_FIXED)
+    client.editor.save(root / "calc.py")
+    await wait_for(lambda: client.diagnostics.get(test_uri) == [], 30, f"the diagnostics to clear {client.diagnostics_log}")
 
 
 async def test_escalate_without_a_run_starts_at_the_next_tier_with_the_audit_history(
@@ -133,24 +162,24 @@ async def test_run_from_a_test_file_without_a_target_says_what_to_do(client: Rec
 
 
 async def test_bad_arguments_are_invalid_params(client: RecordingClient):
-    with pytest.raises(Exception, match="microAgent.run: uri"):
-        await execute(client, "microAgent.run", {"line": 3})
+    with pytest.raises(Exception, match="microAgent.run: mode"):
+        await execute(client, "microAgent.run", {"uri": "file:///tmp/calc.py", "mode": "turbo"})
+
+
+async def test_commands_without_arguments_act_on_the_file_touched_last(client: RecordingClient, tmp_path_factory,
+                                                                       model_server):
+    """Helix's :lsp-workspace-command sends no arguments."""
+    root = calc_repo(tmp_path_factory.mktemp("repo") / "proj", f"openai/{SETTINGS_MODEL}")
+    model_server.script(SETTINGS_MODEL, [{"content": fenced(CALC_FIXED), "delay": 5}])
+    client.editor.open(root / "calc.py")
+    run_id = (await execute(client, "microAgent.run"))["runId"]
+    status = await execute(client, "microAgent.status")
+    assert [(r["runId"], r["target"]) for r in status["running"]] == [(run_id, "calc.py")]
+    assert await execute(client, "microAgent.cancel") == {"cancelled": True, "runId": run_id}
+    assert (await wait_finished(client, run_id))["outcome"] == "interrupted"
 
 
 # ---------------------------------------------------------------- a client without progress support
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def plain_client(model_server, tmp_path_factory):
-    """Neovim 0.7's profile without `window.workDoneProgress`, started with bad settings."""
-    home = tmp_path_factory.mktemp("lsp-plain")
-    capabilities = client_capabilities("neovim@v0.7.0")
-    capabilities.window.work_done_progress = False
-    client = await start_client(capabilities, server_env(model_server.url, home / "tmp"), home, options={
-        "microAgent": {"budget": {"maxCostUsd": -1, "maxIterations": 4}, "runTestsOnSave": "sometimes", "simple": 3,
-                       "colour": "blue", "models": {"artisan": "no such model"}}})
-    yield client
-    await stop_client(client)
 
 
 async def test_bad_settings_are_named_once_and_the_server_keeps_going(plain_client: RecordingClient):
