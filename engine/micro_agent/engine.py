@@ -64,7 +64,7 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     try:
         emit(RunStarted(run_id=request.run_id, target=request.target, objective=request.objective,
                         test_command=request.test_command, root=str(request.root), tiers=plans))
-        _Loop(request, emit, controls or Controls(), report).run()
+        _Loop(request, plans, emit, controls or Controls(), report).run()
     except BudgetExhausted as exc:
         report.outcome, report.message = "budget_exhausted", f"Budget exhausted: {exc.reason}"
     except (RunInterrupted, KeyboardInterrupt):
@@ -101,8 +101,9 @@ def _with_audit_log(request: RunRequest, on_event: Observer):
 
 
 class _Loop:
-    def __init__(self, request: RunRequest, emit: Observer, controls: Controls, report: RunReport):
-        self.req, self.emit, self.controls, self.report = request, emit, controls, report
+    def __init__(self, request: RunRequest, plans: list[TierPlan], emit: Observer, controls: Controls,
+                 report: RunReport):
+        self.req, self.plans, self.emit, self.controls, self.report = request, plans, emit, controls, report
         self.budget = BudgetPool(request.budget)
         self.ws: Workspace
         self.git_pool: ThreadPoolExecutor
@@ -177,9 +178,7 @@ class _Loop:
     # ------------------------------------------------------------------ one tier
     def run_tier(self, index: int, tier: Tier, escalation_context: str,
                  last: TestReport) -> tuple[list[Attempt], str, TestReport]:
-        plan = TierPlan(index=index, name=tier.name, mode=tier.mode, max_iterations=tier.max_iterations,
-                        models=tier.role_models())
-        self.emit(TierStarted(run_id=self.req.run_id, tier=plan, escalation_context=escalation_context))
+        self.emit(TierStarted(run_id=self.req.run_id, tier=self.plans[index], escalation_context=escalation_context))
         attempts: list[Attempt] = []
         critic_notes = ""
         ended_because = f"{tier.max_iterations} iterations ran without passing tests"
