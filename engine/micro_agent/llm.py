@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -39,6 +40,10 @@ class ModelReply:
     duration_ms: int
 
 
+# Modules litellm imports lazily inside the first call (~1-2 s): imported up front when warming.
+_FIRST_CALL_MODULES = ("openai.resources", "litellm.proxy._types", "litellm.llms.openai.openai")
+
+
 def _load() -> Any:
     global _litellm
     with _import_lock:
@@ -47,6 +52,11 @@ def _load() -> Any:
 
             litellm.suppress_debug_info = True
             litellm.drop_params = True
+            for module in _FIRST_CALL_MODULES:
+                try:
+                    importlib.import_module(module)
+                except ImportError:  # another litellm version: that call simply pays for it later
+                    pass
             _litellm = litellm
     return _litellm
 

@@ -383,6 +383,7 @@ def tests_on_save(ls: MicroAgentServer, path: str) -> None:
     if not command:
         return
     timeout = ls.settings.test_timeout_seconds or 120
+    log.debug("tests on open/save of %s: %s", path, command)
 
     async def job() -> None:
         from micro_agent.runners import run_tests
@@ -393,6 +394,7 @@ def tests_on_save(ls: MicroAgentServer, path: str) -> None:
         except asyncio.CancelledError:
             cancel.set()
             raise
+        log.debug("tests of %s: passed=%s, %d failures", files.target, report.passed, len(report.failures))
         if ls.runs.find(files.client_target) is None:  # a run that started meanwhile shows its own
             publish_report(ls, files, report)
 

@@ -25,7 +25,7 @@ from conftest import GIT_ENV, fenced, make_repo  # noqa: E402,F401
 
 PROFILES = ["visual-studio-code", "neovim@v0.7.0", "neovim@v0.11.0", "emacs"]
 BIN = Path(sys.executable).parent
-SERVER_CMD = [sys.executable, "-m", "micro_agent_lsp"]
+SERVER_CMD = [sys.executable, "-m", "micro_agent_lsp", "-v"]
 
 CALC_BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 CALC_WRONG = "def add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n"
