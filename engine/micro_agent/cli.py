@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lsp = commands.add_parser("lsp", help="start the language server on stdio")
     lsp.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    lsp.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    lsp.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
 
     from .audit_cli import add_parser as add_audit_parser
 
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lsp":
         from micro_agent_lsp.server import main as lsp_main
 
-        return lsp_main(["--tcp", args.tcp] if args.tcp else []) or 0
+        argv = (["--tcp", args.tcp] if args.tcp else []) + (["-v"] if args.verbose else [])
+        return lsp_main(argv) or 0
     if args.command == "audit":
         from .audit_cli import run as audit_run
 

@@ -64,7 +64,7 @@ def _snapshot(ls: MicroAgentServer, files: RunFiles) -> tuple[dict[str, str], di
             rel = client_path.resolve().relative_to(files.root).as_posix()
         except (ValueError, OSError):
             continue
-        start_texts[str(Path(files.client_path(rel)))] = doc.source
+        start_texts[files.client_path(rel)] = doc.source
         try:
             on_disk = client_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -79,8 +79,8 @@ def _snapshot(ls: MicroAgentServer, files: RunFiles) -> tuple[dict[str, str], di
     return overlays, start_texts
 
 
-def build_run_request(ls: MicroAgentServer, files: RunFiles, options: RunArgs, overlays: dict[str, str],
-                      escalation_context: str = "") -> tuple[RunRequest, list[str]]:
+def build_run_request(ls: MicroAgentServer, files: RunFiles, options: RunArgs,
+                      overlays: dict[str, str]) -> tuple[RunRequest, list[str]]:
     """micro-agent.yml, then the editor's settings, then the command's arguments. CannotRun on config errors."""
     from micro_agent.settings import Overrides, build_request
 
@@ -103,7 +103,6 @@ def build_run_request(ls: MicroAgentServer, files: RunFiles, options: RunArgs, o
         apply=False,
         test_timeout_s=s.test_timeout_seconds,
         overlays=overlays,
-        escalation_context=escalation_context,
     )
     try:
         request, warnings = build_request(files.root, files.target_path, overrides)
@@ -151,7 +150,7 @@ def start_escalated_run(ls: MicroAgentServer, path: str) -> ActiveRun:
     files = _files(path)
     _refuse_second_run(ls, path, files)
     overlays, start_texts = _snapshot(ls, files)
-    request, warnings = build_run_request(ls, files, RunArgs(uri=ls.uri_of(path)), overlays)
+    request, warnings = build_run_request(ls, files, RunArgs(), overlays)
     db_path = request.audit_db_path
     last = None
     if db_path is not None and Path(db_path).is_file():
@@ -195,6 +194,7 @@ class LspRunView:
     def __init__(self, ls: MicroAgentServer, run: ActiveRun, files: RunFiles) -> None:
         self.ls, self.run, self.files = ls, run, files
         self.token: str | None = None
+        self.ended = False
 
     async def begin(self) -> None:
         title = begin_title(self.run.target)
@@ -223,6 +223,9 @@ class LspRunView:
             self.ls.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
 
     def end(self, message: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
         if self.token is None:
             self.ls.log_line(f"Micro Agent ({self.run.target}): {message}")
             return
@@ -234,17 +237,19 @@ class LspRunView:
 
     def tests_finished(self, report: TestReport, iteration: int) -> None:
         run = self.run
-        if iteration == 0:
-            summary = None
-        else:
-            state = "tests pass" if report.passed else f"{len(report.failures)} failing"
-            summary = (f"Micro Agent is fixing this file: {run.tier_name or ''} iteration "
-                       f"{run.iteration}/{run.max_iterations}, {state}", types.DiagnosticSeverity.Information)
-        publish_report(self.ls, self.files, report, summary)
+        if iteration == 0:  # the user's own code
+            publish_report(self.ls, self.files, report)
+            return
+        state = "tests pass" if report.passed else f"{len(report.failures)} failing"
+        summary = (f"Micro Agent is fixing this file: {run.tier_name or ''} iteration "
+                   f"{run.iteration}/{run.max_iterations}, {state}", types.DiagnosticSeverity.Information)
+        # a candidate's lines only match the user's buffers in the test files, which the run does not change
+        publish_report(self.ls, self.files, report, summary, test_files_only=True)
 
 
 def publish_report(ls: MicroAgentServer, files: RunFiles, report: TestReport | None,
-                   summary: tuple[str, types.DiagnosticSeverity] | None = None) -> None:
+                   summary: tuple[str, types.DiagnosticSeverity] | None = None,
+                   test_files_only: bool = False) -> None:
     """Diagnostics for `report` on the files it concerns (and `summary` on the target's first line)."""
     encoding = ls.position_encoding
 
@@ -252,6 +257,8 @@ def publish_report(ls: MicroAgentServer, files: RunFiles, report: TestReport | N
         return ls.current_text(files.client_path(rel))[0]
 
     sites = failure_sites(report, files.root, read, list(files.test_files)) if report else []
+    if test_files_only:
+        sites = [site for site in sites if site.file in files.test_files]
     by_path: dict[str, list[types.Diagnostic]] = {p: [] for p in files.client_test_paths()}
     by_path.setdefault(files.client_target, [])
     for rel in dict.fromkeys(site.file for site in sites):
@@ -294,16 +301,16 @@ async def drive(ls: MicroAgentServer, run: ActiveRun, files: RunFiles, request: 
         def observe(event: Any) -> None:
             loop.call_soon_threadsafe(bridge.on_event, event)
 
-        try:
-            report = await asyncio.to_thread(_run_engine, request, observe, run.controls)
-        except Exception as exc:  # the engine promises not to raise; if it does, say so and recover
-            log.exception("the engine failed")
-            report = RunReport(run_id=run.run_id, target=run.target, test_command=request.test_command,
-                               outcome="error", message=f"internal error: {type(exc).__name__}: {exc}")
+        report = await asyncio.to_thread(_run_engine, request, observe, run.controls)
         view.end(end_message(report))
         if report.outcome == "success":
             note = await deliver_fix(ls, run, files, report)
         _final_diagnostics(ls, files, report, bridge.initial_report, fixed=note is None)
+    except Exception as exc:  # the engine promises not to raise; a bug here must not lose the run's end
+        log.exception("the run on %s failed", run.target)
+        report = report or RunReport(run_id=run.run_id, target=run.target, test_command=request.test_command,
+                                     outcome="error", message=f"internal error: {type(exc).__name__}: {exc}")
+        view.end(end_message(report))
     finally:
         if report is None:
             report = RunReport(run_id=run.run_id, target=run.target, test_command=request.test_command,

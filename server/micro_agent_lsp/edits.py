@@ -59,28 +59,6 @@ def line_edits(old: str, new: str, encoding: str | None = None) -> list[types.Te
     return edits
 
 
-def apply_edits(text: str, edits: list[types.TextEdit], encoding: str | None = None) -> str:
-    """Apply non-overlapping line-based edits (as `line_edits` makes them); used to check them."""
-    lines = split_lines(text)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
-
-    def offset(pos: types.Position) -> int:
-        if pos.line >= len(lines):
-            return len(text)
-        line = lines[pos.line]
-        chars, units = 0, 0
-        while chars < len(line) and units < pos.character:
-            units += column_units(line[chars], encoding)
-            chars += 1
-        return offsets[pos.line] + chars
-
-    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end):]
-    return text
-
-
 @dataclass(frozen=True)
 class FileChange:
     """One file of a fix: its uri, the text the edit is computed against, and the new text."""

@@ -51,7 +51,6 @@ class ActiveRun:
     cost_usd: float = 0.0
     phase: str = "starting"
     failing: int | None = None  # failing tests after the last test run
-    escalate_requested: bool = False
 
     @property
     def paths(self) -> set[str]:
@@ -82,7 +81,6 @@ class ActiveRun:
             self.phase = "tests ran"
         elif isinstance(event, Escalated):
             self.phase = f"escalating to {event.to_tier}"
-            self.escalate_requested = False
 
     def status(self) -> dict[str, Any]:
         return {
@@ -158,7 +156,6 @@ class RunRegistry:
         run = self.find(path)
         if run is not None:
             run.controls.skip_tier()
-            run.escalate_requested = True
             run.phase = "escalating"
         return run
 

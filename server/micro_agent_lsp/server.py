@@ -182,7 +182,7 @@ def _warm_engine(done: threading.Event) -> None:
         done.set()
 
 
-def _uri_args(ls: MicroAgentServer, model: type, command: str, args: tuple[Any, ...]) -> Any:
+def _arguments(model: type, command: str, args: tuple[Any, ...]) -> Any:
     try:
         return parse_arguments(model, command, args)
     except BadArguments as exc:
@@ -234,7 +234,7 @@ def create_server() -> MicroAgentServer:
 
     @server.command(RUN_COMMAND)
     def cmd_run(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
-        options: RunArgs = _uri_args(ls, RunArgs, RUN_COMMAND, args)
+        options: RunArgs = _arguments(RunArgs, RUN_COMMAND, args)
         try:
             run = driver.start_run(ls, ls.command_path(options.uri, RUN_COMMAND), options)
         except driver.CannotRun as exc:
@@ -243,7 +243,7 @@ def create_server() -> MicroAgentServer:
 
     @server.command(ESCALATE_COMMAND)
     def cmd_escalate(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
-        options: UriArgs = _uri_args(ls, UriArgs, ESCALATE_COMMAND, args)
+        options: UriArgs = _arguments(UriArgs, ESCALATE_COMMAND, args)
         path = ls.command_path(options.uri, ESCALATE_COMMAND)
         running = ls.runs.escalate(path)
         if running is not None:
@@ -256,13 +256,13 @@ def create_server() -> MicroAgentServer:
 
     @server.command(CANCEL_COMMAND)
     def cmd_cancel(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
-        options: UriArgs = _uri_args(ls, UriArgs, CANCEL_COMMAND, args)
+        options: UriArgs = _arguments(UriArgs, CANCEL_COMMAND, args)
         run = ls.runs.cancel(ls.command_path(options.uri, CANCEL_COMMAND))
         return {"cancelled": run is not None, "runId": run.run_id if run else None}
 
     @server.command(STATUS_COMMAND)
     def cmd_status(ls: MicroAgentServer, *args: Any) -> dict[str, Any]:
-        options: UriArgs = _uri_args(ls, UriArgs, STATUS_COMMAND, args)
+        options: UriArgs = _arguments(UriArgs, STATUS_COMMAND, args)
         status = ls.runs.status(ls.remember_uri(options.uri) if options.uri else None)
         return {**status, "engineWarm": ls.warmed.is_set()}
 

@@ -79,13 +79,20 @@ def _drop(data: Any, loc: tuple[Any, ...]) -> bool:
     return False
 
 
+def _without_nulls(value: Any) -> Any:
+    """null means "not set" (VS Code sends it for settings left at their default)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return copy.deepcopy(value)
+
+
 def parse_settings(raw: Any, source: str = SECTION) -> tuple[ServerSettings, list[str]]:
     """Validate editor settings: the usable part, and one line per value that was dropped."""
     if raw is None:
         return ServerSettings(), []
     if not isinstance(raw, dict):
         return ServerSettings(), [f"{source}: expected an object of settings, got {type(raw).__name__}"]
-    data = copy.deepcopy(raw)
+    data = _without_nulls(raw)
     problems: list[str] = []
     for _ in range(50):
         try:

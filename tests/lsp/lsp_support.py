@@ -21,11 +21,11 @@ from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import GIT_ENV, fenced, make_repo  # noqa: E402,F401
+from conftest import fenced, make_repo  # noqa: E402,F401  (re-exported for the test modules)
 
 PROFILES = ["visual-studio-code", "neovim@v0.7.0", "neovim@v0.11.0", "emacs"]
 BIN = Path(sys.executable).parent
-SERVER_CMD = [sys.executable, "-m", "micro_agent_lsp", "-v"]
+SERVER_CMD = [sys.executable, "-m", "micro_agent_lsp"]
 
 CALC_BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 CALC_WRONG = "def add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n"

@@ -146,6 +146,11 @@ async def test_a_second_run_on_the_same_file_is_refused(client: RecordingClient,
     assert "already fixing calc.py" in str(refused.value)
     status = await execute(client, "microAgent.status", {"uri": uri(root / "calc.py")})
     assert [r["runId"] for r in status["running"]] == [first["runId"]]
+    while_running = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri(root / "calc.py")),
+        range=types.Range(start=types.Position(line=1, character=0), end=types.Position(line=1, character=0)),
+        context=types.CodeActionContext(diagnostics=[])))
+    assert [a.title for a in while_running] == ["Escalate Micro Agent run", "Cancel Micro Agent run"]
     await execute(client, "microAgent.cancel", {"uri": uri(root / "calc.py")})
     await wait_finished(client, first["runId"])
 

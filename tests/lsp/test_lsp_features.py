@@ -70,7 +70,7 @@ async def test_diagnostics_clear_once_the_tests_pass_on_save(client: RecordingCl
     client.editor.open(root / "calc.py")
     client.editor.change(root / "calc.py", CALC_FIXED)
     client.editor.save(root / "calc.py")
-    await wait_for(lambda: client.diagnostics.get(test_uri) == [], 30, f"the diagnostics to clear {client.diagnostics_log}")
+    await wait_for(lambda: len(client.diagnostics[test_uri]) == 0, 30, "the diagnostics to clear")
 
 
 async def test_escalate_without_a_run_starts_at_the_next_tier_with_the_audit_history(
@@ -120,6 +120,22 @@ async def test_status_shows_the_run_in_progress_then_the_last_finished(client: R
     assert finished["outcome"] == "success"  # the model named in workspace/configuration did it
     status = await execute(client, "microAgent.status")
     assert status["running"] == [] and status["lastFinished"]["runId"] == run_id
+
+
+async def test_cancelling_the_progress_in_the_editor_stops_the_run(client: RecordingClient, tmp_path_factory,
+                                                                   model_server):
+    root = calc_repo(tmp_path_factory.mktemp("repo") / "proj", f"openai/{SETTINGS_MODEL}")
+    model_server.script(SETTINGS_MODEL, [{"content": fenced(CALC_FIXED), "delay": 5}])
+    calls = len(model_server.calls(SETTINGS_MODEL))
+    client.editor.open(root / "calc.py")
+    edits_before = len(client.edits)
+    run_id = (await execute(client, "microAgent.run", {"uri": uri(root / "calc.py")}))["runId"]
+    await wait_for(lambda: len(model_server.calls(SETTINGS_MODEL)) > calls, 30, "the model call")
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=f"micro-agent/{run_id}"))
+    finished = await wait_finished(client, run_id, timeout=4)  # well before the model's reply
+
+    assert finished["outcome"] == "interrupted" and len(client.edits) == edits_before
+    assert client.progress_reports[f"micro-agent/{run_id}"][-1].kind == "end"
 
 
 async def test_a_buffer_edited_during_the_run_is_not_clobbered(client: RecordingClient, tmp_path_factory,

@@ -155,6 +155,8 @@ def test_settings_come_from_the_microagent_section_merged_deeply():
     assert (settings.models.artisan, settings.models.critic, settings.test_command) == ("openai/b", "openai/c",
                                                                                           "make test")
     assert parse_settings("yes")[1] == ["microAgent: expected an object of settings, got str"]
+    unset = parse_settings({"runTestsOnSave": None, "models": {"artisan": None}, "budget": None})
+    assert unset == (parse_settings({})[0], [])  # null is "not set", as VS Code sends it
 
 
 # ---------------------------------------------------------------- code actions
