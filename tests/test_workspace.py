@@ -310,3 +310,14 @@ def test_nothing_is_left_when_create_fails(repo: Path) -> None:
         Workspace.create(repo, "busy", overlays={"calc.py": "# buffer\n"})
     assert set(Path(tempfile.gettempdir()).glob(f"micro-agent-{os.getpid()}-*")) == before
     assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_dependencies_are_linked_but_builds_and_our_state_stay_behind(repo: Path) -> None:
+    write(repo / "node_modules/lib/index.js", "module.exports = 1;\n")
+    write(repo / ".gitignore", "node_modules/\ntarget/\n")
+    write(repo / "target/debug/app", "binary built from the user's code\n")
+    write(repo / ".micro-agent/audit.db", "not a text file for the run\n")  # not ignored: still left behind
+    with Workspace.create(repo, "run-links") as ws:
+        assert (ws.path / "node_modules").is_symlink()
+        assert not (ws.path / "target").exists()  # cargo must never mix candidates into the user's artifacts
+        assert not (ws.path / ".micro-agent").exists()

@@ -53,6 +53,7 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     through (bad reply, provider down, budget, cancel): the outcome is in the report. With
     `request.apply` False the user's files are left alone and `report.changed_files` carries the fix.
     """
+    _make_state_dir(request.root)
     emit, close_audit = _with_audit_log(request, on_event)
     started = time.monotonic()
     plans = [TierPlan(index=i, name=t.name, mode=t.mode, max_iterations=t.max_iterations, models=t.role_models())
@@ -86,6 +87,21 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     return report
 
 
+STATE_DIR = ".micro-agent"  # per project: the audit log, cargo's target folder for candidates
+
+
+def _make_state_dir(root: Path) -> None:
+    """Create `.micro-agent/`, ignored by git from the start (like .pytest_cache), so no run ever copies it."""
+    state = root / STATE_DIR
+    try:
+        state.mkdir(exist_ok=True)
+        ignore = state / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# created by micro-agent\n*\n")
+    except OSError:
+        pass  # a read-only project: the audit log warns on its own, the run goes on
+
+
 def _with_audit_log(request: RunRequest, on_event: Observer):
     if request.audit_db_path is None:
         return on_event, lambda: None
@@ -109,6 +125,8 @@ class _Loop:
         self.git_pool: ThreadPoolExecutor
         self.test_files: dict[str, str] = {}
         self.ended_because: list[str] = []  # per tier that ran, why it ended
+        # Candidates build in a cargo target folder of their own, kept between runs for speed.
+        self.test_env = {"CARGO_TARGET_DIR": str(request.root / STATE_DIR / "cargo-target")}
         self.model_answered = False
 
     # ------------------------------------------------------------------ the run
@@ -285,7 +303,7 @@ class _Loop:
         self.controls.check()
         report = run_tests(self.req.test_command, self.ws.path,
                            timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
-                           cancel=self.controls.cancelled)
+                           cancel=self.controls.cancelled, env=self.test_env)
         self.emit(TestsFinished(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, report=report))
         return report
 

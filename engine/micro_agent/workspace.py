@@ -26,7 +26,10 @@ AUTHOR_EMAIL = "micro-agent@localhost"
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 # Ignored top-level folders the tests need but nobody edits: linked into the copy, never copied.
-LINKED_DIRS = ("node_modules", ".venv", "venv", "target")
+# Not cargo's `target`: builds of candidates must never land among the user's own artifacts (cargo
+# trusts file times, so the user's next `cargo test` could run a rejected candidate); the engine gives
+# cargo a target folder of its own instead.
+LINKED_DIRS = ("node_modules", ".venv", "venv")
 # Linked wherever they sit in a temp copy (`target` only at the top: below, it may be a source folder).
 NESTED_LINKED_DIRS = frozenset({"node_modules", ".venv", "venv"})
 # Never copied into a temp copy.
@@ -402,6 +405,8 @@ def _seed_from_status(repo: Path, top: Path) -> list[str]:
         first = rel.split("/", 1)[0]
         if first in LINKED_DIRS and not (top / first).exists():
             continue  # an untracked node_modules & co: linked afterwards, not copied file by file
+        if any(part in SKIPPED_NAMES for part in rel.split("/")):
+            continue  # caches and our own .micro-agent folder (audit log, cargo target) stay behind
         _copy_entry(repo / rel, top / rel)
         seeded.append(rel)
     return seeded
