@@ -30,7 +30,6 @@ from .summary import Attempt, accumulate, describe_change, report_errors, tier_h
 from .workspace import Workspace, WorkspaceError
 
 CONTEXT_FILES_CAP = 40_000  # characters of related files offered to the librarian
-COMPILE_OR_COLLECTION = ("<collection>", "<compile>")
 
 
 class TestsBroken(Exception):

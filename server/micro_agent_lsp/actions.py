@@ -13,7 +13,6 @@ RUN_COMMAND = "microAgent.run"
 ESCALATE_COMMAND = "microAgent.escalate"
 CANCEL_COMMAND = "microAgent.cancel"
 STATUS_COMMAND = "microAgent.status"
-COMMANDS = (RUN_COMMAND, ESCALATE_COMMAND, CANCEL_COMMAND, STATUS_COMMAND)
 
 
 def _action(title: str, command: types.Command, diagnostics: list[types.Diagnostic], preferred: bool,
