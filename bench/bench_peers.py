@@ -50,14 +50,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from model_server import ScriptedModelServer  # noqa: E402
+from model_server import ScriptedModelServer
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 WRONG = ["def add(a, b):\n    return a * b\n", "def add(a, b):\n    return b - a\n", "def add(a, b):\n    return 0\n"]
@@ -252,7 +254,7 @@ def aider_reply(code: str) -> str:
 
 def install(argv: list[str]) -> None:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise Skipped(f"install took over {INSTALL_TIMEOUT_S} s: {' '.join(argv[:3])} ...") from None
     if done.returncode != 0:
@@ -281,7 +283,7 @@ def drive(tool: Tool, exe: Path, server: StreamingModelServer, work: Path, run_n
     started = time.time()
     try:
         done = subprocess.run(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=RUN_TIMEOUT_S)
+                              text=True, timeout=RUN_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise Skipped(f"no result within {RUN_TIMEOUT_S} s") from None
     calls = server.calls(run_name)
@@ -306,7 +308,7 @@ def measure(started: float, calls: list[dict[str, Any]], tests: list[tuple[float
     first = calls[0]["at"]
     initial = test_time(started, first)
     gaps = [(nxt["at"] - cur["at"]) - (cur["done"] - cur["at"]) - test_time(cur["done"], nxt["at"])
-            for cur, nxt in zip(calls, calls[1:])]
+            for cur, nxt in pairwise(calls)]
     return Sample(first - started - initial, initial, statistics.mean(gaps) * 1000)
 
 
@@ -349,7 +351,8 @@ def main() -> int:
     for name, samples in results.items():
         print(row(name, samples))
     print("  start → 1st call excludes the initial test run; per-iteration overhead excludes tests and model.")
-    print("  targets (issue 2): ≤ 0.8 s to the first call, ≤ 20 ms per iteration")
+    print("  targets (issue 2): ≤ 0.8 s to the first call, ≤ 20 ms per iteration; the issue's figures for "
+          "scale: Builder.io 3.4 s and 0.1 s, aider 11 s and 0.5 s")
     return 0
 
 

@@ -8,11 +8,15 @@ from .config import Budget
 
 
 class BudgetExhausted(Exception):
-    """The run's budget is spent; `reason` says which limit."""
+    """The run's budget is spent; `reason` says which limit, `at_hand_off` whether it ran out between tiers."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    def __init__(self, reason: str, at_hand_off: bool = False):
+        self.reason, self.at_hand_off = reason, at_hand_off
         super().__init__(reason)
+
+    def message(self) -> str:
+        when = " before escalation could start" if self.at_hand_off else ""
+        return f"Budget exhausted{when}: {self.reason}."
 
 
 class BudgetPool:

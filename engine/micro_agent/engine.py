@@ -66,7 +66,7 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
                         test_command=request.test_command, root=str(request.root), tiers=plans))
         _Loop(request, plans, emit, controls or Controls(), report).run()
     except BudgetExhausted as exc:
-        report.outcome, report.message = "budget_exhausted", f"Budget exhausted: {exc.reason}"
+        report.outcome, report.message = "budget_exhausted", exc.message()
     except (RunInterrupted, KeyboardInterrupt):
         report.outcome, report.message = "interrupted", "Interrupted: the user's files are unchanged."
     except TestsBroken as exc:
@@ -160,7 +160,7 @@ class _Loop:
         try:
             self.budget.check_next_iteration()
         except BudgetExhausted as exc:
-            raise BudgetExhausted(f"Budget exhausted before escalation could start ({exc.reason})") from None
+            raise BudgetExhausted(exc.reason, at_hand_off=True) from None
         self.emit(Escalated(run_id=self.req.run_id, from_tier=previous.name, to_tier=tier.name,
                             reason=self.ended_because[index - 1],
                             summary=accumulate(sections), remaining_cost_usd=self.budget.remaining_usd(),

@@ -106,13 +106,13 @@ def final_table(report: RunReport) -> Table:
     table = Table(title=f"Run {report.run_id[:8]}", title_justify="left")
     for column, justify in (("tier", "left"), ("mode", "left"), ("models", "left"), ("iterations", "right"),
                             ("cost", "right"), ("result", "left")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, overflow="fold")
     for tier in report.tiers:
         if not tier.iterations and not tier.solved:
             result = "not run"
         else:
             result = "[green]solved[/]" if tier.solved else "failed"
-        models = ", ".join(f"{r}: {m}" for r, m in tier.models.items())
+        models = ", ".join(dict.fromkeys(tier.models.values()))  # librarian, artisan, critic; each model once
         table.add_row(escape(tier.name), tier.mode, escape(models), f"{tier.iterations}/{tier.max_iterations}",
                       f"${tier.cost_usd:.4f}", result)
     table.add_section()

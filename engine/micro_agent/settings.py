@@ -86,10 +86,11 @@ def build_request(root: Path, target: Path, overrides: Overrides,
 def _role_models(chosen: dict[str, str], env: dict[str, str], warnings: list[str]) -> dict[str, str]:
     """The models per role. A role left unset whose default model has no API key here takes the artisan's model."""
     models = {**DEFAULT_MODELS, **chosen}
+    artisan = models["artisan"]
     for role in ("librarian", "critic"):
-        if role not in chosen and "artisan" in chosen and (var := missing_key(models[role], env)):
-            warnings.append(f"{role}: {var} is not set, so the {role} uses the artisan's model {chosen['artisan']}")
-            models[role] = chosen["artisan"]
+        if role not in chosen and not missing_key(artisan, env) and (var := missing_key(models[role], env)):
+            warnings.append(f"{role}: {var} is not set, so the {role} uses the artisan's model {artisan}")
+            models[role] = artisan
     return models
 
 
