@@ -133,3 +133,16 @@ def test_build_request_reports_every_problem(tmp_path):
         build_request(tmp_path, tmp_path / "missing.py", Overrides(), env={})
     text = "\n".join(caught.value.problems)
     assert "budget.maxCostUsd" in text and "missing.py: no such file" in text and "ANTHROPIC_API_KEY" in text
+
+
+def test_one_key_is_enough_for_the_default_chain(tmp_path):
+    (tmp_path / "calc.py").write_text(CURRENT)
+    request, warnings = build_request(tmp_path, tmp_path / "calc.py", Overrides(test="pytest -q"),
+                                      env={"ANTHROPIC_API_KEY": "k"})
+    assert request.tiers[1].role_models() == {"librarian": "claude-sonnet-4-5", "artisan": "claude-sonnet-4-5",
+                                              "critic": "claude-sonnet-4-5"}
+    assert any("GEMINI_API_KEY" in w for w in warnings) and any("OPENAI_API_KEY" in w for w in warnings)
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):  # a model the user chose must have its key
+        build_request(tmp_path, tmp_path / "calc.py",
+                      Overrides(test="pytest -q", models={"librarian": "gemini/gemini-2.5-flash"}),
+                      env={"ANTHROPIC_API_KEY": "k"})
