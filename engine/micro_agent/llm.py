@@ -18,7 +18,8 @@ from .providers import is_local
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_import_lock = threading.Lock()
+_import_lock = threading.Lock()  # held for the whole import
+_warm_lock = threading.Lock()  # held only to start the warm-up thread: warm() never waits for the import
 _litellm: Any = None
 _warming: threading.Thread | None = None
 
@@ -64,11 +65,11 @@ def _load() -> Any:
 def warm() -> None:
     """Import litellm on a background thread (once); the first call waits for it if needed."""
     global _warming
-    with _import_lock:
+    with _warm_lock:
         if _litellm is not None or _warming is not None:
             return
         _warming = threading.Thread(target=_load, name="micro-agent-warm-litellm", daemon=True)
-    _warming.start()
+        _warming.start()
 
 
 def complete(model: str, messages: list[dict[str, str]], *, timeout_s: float = 180,

@@ -107,7 +107,12 @@ def run_process(
     deadline = started + timeout_s
     timed_out = False
     try:
-        while proc.poll() is None:
+        while True:
+            try:
+                proc.wait(timeout=POLL_S)  # returns the moment the command exits
+                break
+            except subprocess.TimeoutExpired:
+                pass
             if cancel is not None and cancel.is_set():
                 _kill_group(proc)
                 raise RunInterrupted()
@@ -115,7 +120,6 @@ def run_process(
                 _kill_group(proc)
                 timed_out = True
                 break
-            time.sleep(POLL_S)
     except BaseException:
         _kill_group(proc)  # Ctrl-C in the caller's thread: leave nothing running
         raise
