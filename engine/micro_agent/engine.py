@@ -241,13 +241,13 @@ class _Loop:
     def iteration(self, index: int, tier: Tier, iteration: int,
                   state: PromptState) -> tuple[Attempt, TestReport, str]:
         """librarian → artisan → critic → tests (simple mode: artisan → tests)."""
+        models = tier.role_models()
         if tier.mode == "full":
             candidates = self._related_files()
-            reply = self.call("librarian", tier.models.librarian or tier.models.artisan, index, iteration,
-                              librarian_messages(state, candidates))
+            reply = self.call("librarian", models["librarian"], index, iteration, librarian_messages(state, candidates))
             state.librarian_notes, chosen = librarian_choice(reply, list(candidates))
             state.context_files = {p: candidates[p] for p in (chosen or candidates)}
-        reply = self.call("artisan", tier.models.artisan, index, iteration, artisan_messages(state))
+        reply = self.call("artisan", models["artisan"], index, iteration, artisan_messages(state))
         current = state.target_content
         try:
             new = parse_reply(reply, self.req.target, current)
@@ -266,8 +266,7 @@ class _Loop:
         if tier.mode == "full":
             diff = "".join(difflib.unified_diff(current.splitlines(True), new.splitlines(True),
                                                 f"a/{self.req.target}", f"b/{self.req.target}"))
-            critic_notes = self.call("critic", tier.models.critic or tier.models.artisan, index, iteration,
-                                     critic_messages(state, diff))
+            critic_notes = self.call("critic", models["critic"], index, iteration, critic_messages(state, diff))
         report = self.test(tier_index=index, iteration=iteration)
         attempt = Attempt(iteration, change, report.status, [f.name for f in report.failures], report_errors(report),
                           commit=commit.result())
