@@ -72,13 +72,39 @@ def warm() -> None:
         _warming.start()
 
 
+RATE_LIMIT_WAITS_S = (2.0, 8.0)  # a rate-limited call is tried again after these pauses, then it fails
+
+
 def complete(model: str, messages: list[dict[str, str]], *, timeout_s: float = 180,
              prices: dict[str, ModelPrice] | None = None, cancelled: threading.Event | None = None) -> ModelReply:
     """One chat completion. Raises ModelError (one clear line) or RunInterrupted when cancelled.
 
     The call runs on a daemon thread so a cancel (or Ctrl-C) is honoured within ~0.1 s even while
-    the provider is still thinking; the abandoned request is simply dropped.
+    the provider is still thinking; the abandoned request is simply dropped. A provider that is down
+    fails at once; a rate limit is waited out twice before it counts as a failure.
     """
+    cancelled = cancelled or threading.Event()
+    started = time.monotonic()
+    for wait_s in (*RATE_LIMIT_WAITS_S, None):
+        try:
+            response = _call_cancellable(model, messages, timeout_s, cancelled)
+            break
+        except ModelError as exc:
+            if exc.kind != "rate_limited" or wait_s is None:
+                raise
+            if cancelled.wait(wait_s):
+                raise RunInterrupted() from None
+    duration_ms = int((time.monotonic() - started) * 1000)
+    text = response.choices[0].message.content or ""
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    cost = _cost(model, response, prompt_tokens, completion_tokens, prices or {})
+    return ModelReply(text, cost, prompt_tokens, completion_tokens, duration_ms)
+
+
+def _call_cancellable(model: str, messages: list[dict[str, str]], timeout_s: float,
+                      cancelled: threading.Event) -> Any:
     box: dict[str, Any] = {}
 
     def call() -> None:
@@ -87,23 +113,15 @@ def complete(model: str, messages: list[dict[str, str]], *, timeout_s: float = 1
         except BaseException as exc:  # handed to the waiting thread
             box["error"] = exc
 
-    started = time.monotonic()
     worker = threading.Thread(target=call, name="micro-agent-model-call", daemon=True)
     worker.start()
     while worker.is_alive():
         worker.join(0.05)
-        if cancelled is not None and cancelled.is_set():
+        if cancelled.is_set():
             raise RunInterrupted()
     if "error" in box:
         raise _as_model_error(model, box["error"], timeout_s) from None
-    response = box["response"]
-    duration_ms = int((time.monotonic() - started) * 1000)
-    text = response.choices[0].message.content or ""
-    usage = getattr(response, "usage", None)
-    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    cost = _cost(model, response, prompt_tokens, completion_tokens, prices or {})
-    return ModelReply(text, cost, prompt_tokens, completion_tokens, duration_ms)
+    return box["response"]
 
 
 def _call(model: str, messages: list[dict[str, str]], timeout_s: float) -> Any:
