@@ -250,3 +250,15 @@ def test_dry_run_prints_diff_and_leaves_file(calc_repo, model_server, model, cli
     assert done.returncode == 0, done.stderr
     assert "-    return a - b" in done.stdout and "+    return a + b" in done.stdout
     assert (calc_repo / "calc.py").read_text() == CALC_BUGGY
+
+
+def test_a_failing_critic_never_blocks_a_passing_candidate(calc_repo, model_server, model, cli_env):
+    artisan, librarian, critic = model("artisan"), model("librarian"), model("critic")
+    model_server.script(artisan.removeprefix("openai/"), [fenced(CALC_FIXED)])
+    model_server.script(librarian.removeprefix("openai/"), ["ANALYSIS: add subtracts.\nFILES:"])
+    model_server.script(critic.removeprefix("openai/"), [{"status": 401, "content": "Incorrect API key"}])
+    done, report = run_json(["--full", "--artisan", artisan, "--librarian", librarian, "--critic", critic],
+                            calc_repo, cli_env)
+    assert done.returncode == 0 and report["outcome"] == "success", done.stdout + done.stderr
+    assert len(model_server.calls(critic.removeprefix("openai/"))) == 1  # the critic was asked, and failed
+    assert (calc_repo / "calc.py").read_text() == CALC_FIXED

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from . import llm
@@ -121,7 +121,7 @@ class _Loop:
         self.req, self.plans, self.emit, self.controls, self.report = request, plans, emit, controls, report
         self.budget = BudgetPool(request.budget)
         self.ws: Workspace
-        self.git_pool: ThreadPoolExecutor
+        self.background: ThreadPoolExecutor
         self.test_files: dict[str, str] = {}
         self.ended_because: list[str] = []  # per tier that ran, why it ended
         # Candidates build in a cargo target folder of their own, kept between runs for speed.
@@ -131,8 +131,9 @@ class _Loop:
     # ------------------------------------------------------------------ the run
     def run(self) -> None:
         req = self.req
-        # The pool commits each candidate while its tests run; it is drained before the worktree goes.
-        with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(1) as self.git_pool:
+        # While a candidate's tests run, the pool commits it and (full mode) the critic reviews it.
+        # It is drained before the worktree goes.
+        with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(2) as self.background:
             self.ws = ws
             self.report.ref = ws.ref
             llm.warm()  # litellm imports while the first tests run
@@ -259,15 +260,17 @@ class _Loop:
         change = describe_change(self.req.target, current, new)
         self.ws.write({self.req.target: new})
         message = f"micro-agent {self.req.run_id} tier {index} iteration {iteration}"
-        commit = self.git_pool.submit(self.ws.commit, message)  # runs while the tests do
+        commit = self.background.submit(self.ws.commit, message)
         self.emit(CandidateWritten(run_id=self.req.run_id, tier_index=index, iteration=iteration,
                                    files=[self.req.target], change_summary=change))
-        critic_notes = ""
-        if tier.mode == "full":
+        review = None
+        if tier.mode == "full":  # the critic reads the candidate while its tests run; it never blocks a pass
             diff = "".join(difflib.unified_diff(current.splitlines(True), new.splitlines(True),
                                                 f"a/{self.req.target}", f"b/{self.req.target}"))
-            critic_notes = self.call("critic", models["critic"], index, iteration, critic_messages(state, diff))
+            review = self.background.submit(self.call, "critic", models["critic"], index, iteration,
+                                            critic_messages(state, diff))
         report = self.test(tier_index=index, iteration=iteration)
+        critic_notes = _review_notes(review, report.passed)
         attempt = Attempt(iteration, change, report.status, [f.name for f in report.failures], report_errors(report),
                           commit=commit.result())
         return attempt, report, critic_notes
@@ -327,6 +330,18 @@ class _Loop:
                 break
             files[rel], size = text, size + len(text)
         return files
+
+
+def _review_notes(review: Future[str] | None, passed: bool) -> str:
+    """The critic's notes; a critic that failed or ran out of budget never blocks a candidate that passed."""
+    if review is None:
+        return ""
+    try:
+        return review.result()
+    except (TierEnded, BudgetExhausted):
+        if passed:
+            return ""
+        raise
 
 
 def _same_infra_error_twice(attempts: list[Attempt], last: TestReport) -> bool:
