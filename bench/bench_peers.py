@@ -61,10 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from model_server import ScriptedModelServer
 
-BUGGY = "def add(a, b):\n    return a - b\n"
-WRONG = ["def add(a, b):\n    return a * b\n", "def add(a, b):\n    return b - a\n", "def add(a, b):\n    return 0\n"]
-FIXED = "def add(a, b):\n    return a + b\n"
-TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import FIXED, WRONG, make_repo  # noqa: E402  the same job as bench_engine's
 ITERATIONS = len(WRONG) + 1
 
 CACHE = Path.home() / ".cache" / "micro-agent-bench"
@@ -127,18 +125,6 @@ def sse_body(completion: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------- the job
-def make_repo(path: Path) -> Path:
-    (path / "tests").mkdir(parents=True)
-    (path / "calc.py").write_text(BUGGY)
-    (path / "conftest.py").write_text("")
-    (path / "tests" / "test_calc.py").write_text(TESTS)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=path, check=True, env=env)
-    return path
-
-
 def timed_test_command(stamps: Path) -> str:
     """pytest between two wall-clock stamps; its report goes to stderr, the only stream Builder's tool reads."""
     return (f"date +%s.%N >> {stamps} && {sys.executable} -m pytest -q tests 1>&2; "
