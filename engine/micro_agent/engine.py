@@ -146,9 +146,10 @@ class _Loop:
             self.test_files = self._read_test_files()
             sections = [req.escalation_context] if req.escalation_context else []
             for index, tier in enumerate(req.tiers):
+                escalation_context = accumulate(sections)
                 if index > 0:
-                    self._hand_off(index, sections)
-                attempts, ended_because, last = self.run_tier(index, tier, accumulate(sections), last)
+                    self._hand_off(index, escalation_context)
+                attempts, ended_because, last = self.run_tier(index, tier, escalation_context, last)
                 if attempts and attempts[-1].status == "passed":
                     self._succeed(index)
                     return
@@ -156,7 +157,7 @@ class _Loop:
                                 + tier_summary(tier.mode, attempts, ended_because))
             self._fail()
 
-    def _hand_off(self, index: int, sections: list[str]) -> None:
+    def _hand_off(self, index: int, escalation_context: str) -> None:
         previous, tier = self.req.tiers[index - 1], self.req.tiers[index]
         try:
             self.budget.check_next_iteration()
@@ -164,7 +165,7 @@ class _Loop:
             raise BudgetExhausted(exc.reason, at_hand_off=True) from None
         self.emit(Escalated(run_id=self.req.run_id, from_tier=previous.name, to_tier=tier.name,
                             reason=self.ended_because[index - 1],
-                            summary=accumulate(sections), remaining_cost_usd=self.budget.remaining_usd(),
+                            summary=escalation_context, remaining_cost_usd=self.budget.remaining_usd(),
                             remaining_minutes=self.budget.remaining_minutes()))
 
     def _succeed(self, tier_index: int) -> None:

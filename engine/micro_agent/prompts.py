@@ -26,6 +26,7 @@ def language(path: str) -> tuple[str, str]:
 class PromptState:
     """What one iteration knows. Built anew from the run's state every iteration."""
 
+    root: Path  # where the test command runs: names its runner
     objective: str
     target: str
     target_content: str
@@ -37,12 +38,11 @@ class PromptState:
     critic_notes: str = ""
     librarian_notes: str = ""
     context_files: dict[str, str] = field(default_factory=dict)  # chosen by the librarian
-    root: Path | None = None  # where the test command runs (names its runner); None: the current directory
 
 
 def tests_line(s: PromptState) -> str:
     """`Language: TypeScript. Tests run with: `npm test` (vitest)` — the runner named when it is known."""
-    runner = runner_name(s.test_command, s.root or Path.cwd())
+    runner = runner_name(s.test_command, s.root)
     named = f" ({runner})" if runner != "command" and runner not in s.test_command.split() else ""
     return f"Language: {language(s.target)[0]}. Tests run with: `{s.test_command}`{named}"
 
