@@ -33,8 +33,6 @@ class Overrides(BaseModel):
     apply: bool = True
     test_timeout_s: float | None = None
     overlays: dict[str, str] = Field(default_factory=dict)
-    escalation_context: str = ""
-    start_tier: int = 0
 
 
 def build_request(root: Path, target: Path, overrides: Overrides,
@@ -73,12 +71,10 @@ def build_request(root: Path, target: Path, overrides: Overrides,
         problems.append("no test command: pass one with -t/--test CMD or set `test:` in micro-agent.yml")
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
-    if overrides.start_tier:
-        tiers = tiers[min(overrides.start_tier, len(tiers) - 1):]
     request = RunRequest(root=root, target=rel_target, test_command=test, tiers=tiers, budget=budget,
                          overlays=overrides.overlays, apply=overrides.apply,
                          test_timeout_s=overrides.test_timeout_s or project.test_timeout_seconds,
-                         escalation_context=overrides.escalation_context, prices=project.prices,
+                         prices=project.prices,
                          audit_db_path=root / audit_path)
     return request, warnings
 
