@@ -2,12 +2,14 @@
 
 `RunBridge.on_event` runs on the server's event loop (the engine thread hands events over with
 `loop.call_soon_threadsafe`); it keeps the run's status current and tells a `RunView` what to show.
-The wording lives in the pure functions below.
+The wording lives in the pure functions below; how a run's outcome is told (the progress end, the
+closing message, the `microAgent/runFinished` payload) is decided in `end_message` and `run_end`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from lsprotocol import types
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
@@ -106,6 +108,38 @@ def finished_message(report: RunReport, target: str) -> tuple[types.MessageType,
         if report.outcome == "failed" else ""
     kind = types.MessageType.Error if report.outcome == "error" else types.MessageType.Warning
     return kind, f"Micro Agent could not fix {target} ({report.outcome.replace('_', ' ')}, {iterations}, {cost}){why}.{hint}"
+
+
+def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
+    """The `microAgent/runFinished` payload (also kept for `microAgent.status`)."""
+    return {
+        "runId": report.run_id or run.run_id,
+        "uri": run.uri,
+        "target": run.target,
+        "outcome": report.outcome,
+        "iterations": report.total_iterations,
+        "costUsd": round(report.total_cost_usd, 6),
+        "solvedByTier": report.solved_by_tier,
+        "message": report.message,
+        "ref": report.ref,
+    }
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a finished run is told: the `microAgent/runFinished` payload and the closing message."""
+
+    summary: dict[str, Any]
+    kind: types.MessageType
+    message: str
+
+
+def run_end(run: ActiveRun, report: RunReport, not_applied: str | None = None) -> RunEnd:
+    """The end of `run`; `not_applied` says why its fix did not reach the editor (None: it did, or there was none)."""
+    kind, message = finished_message(report, run.target)
+    if not_applied is not None:
+        kind, message = types.MessageType.Warning, not_applied
+    return RunEnd({**finished_summary(run, report), "message": message}, kind, message)
 
 
 class RunBridge:

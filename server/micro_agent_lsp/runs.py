@@ -14,7 +14,6 @@ from typing import Any
 from micro_agent.controls import Controls
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
                                 TestsFinished, TierStarted)
-from micro_agent.reports import RunReport
 
 
 class RunAlreadyInProgress(Exception):
@@ -98,21 +97,6 @@ class ActiveRun:
             "failingTests": self.failing,
             "elapsedS": round(time.time() - self.started_at, 1),
         }
-
-
-def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
-    """The `microAgent/runFinished` payload (also kept for `microAgent.status`)."""
-    return {
-        "runId": report.run_id or run.run_id,
-        "uri": run.uri,
-        "target": run.target,
-        "outcome": report.outcome,
-        "iterations": report.total_iterations,
-        "costUsd": round(report.total_cost_usd, 6),
-        "solvedByTier": report.solved_by_tier,
-        "message": report.message,
-        "ref": report.ref,
-    }
 
 
 class RunRegistry:

@@ -120,3 +120,27 @@ def merge(base: Any, override: Any) -> Any:
     for key, value in override.items():
         merged[key] = merge(merged.get(key), value) if key in merged else copy.deepcopy(value)
     return merged
+
+
+class EditorSettings:
+    """The settings as they stand: initializationOptions merged under workspace/configuration.
+
+    `update` replaces whichever of the two it is given, re-validates, and returns the problems not
+    reported before (so a bad value is named once, not on every configuration change).
+    """
+
+    def __init__(self) -> None:
+        self.current = ServerSettings()
+        self._init_options: Any = {}
+        self._client_settings: Any = {}
+        self._reported: set[str] = set()
+
+    def update(self, init_options: Any = None, client_settings: Any = None) -> list[str]:
+        if init_options is not None:
+            self._init_options = init_options
+        if client_settings is not None:
+            self._client_settings = client_settings
+        self.current, problems = parse_settings(merge(self._init_options or {}, self._client_settings or {}))
+        new = [p for p in problems if p not in self._reported]
+        self._reported.update(new)
+        return new
