@@ -127,19 +127,24 @@ def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RunEnd:
-    """How a finished run is told: the `microAgent/runFinished` payload and the closing message."""
+    """How a finished run is told: the `microAgent/runFinished` payload, the closing message, and what
+    becomes of the failing-test diagnostics."""
 
     summary: dict[str, Any]
     kind: types.MessageType
     message: str
+    fixed_in_editor: bool  # the fix is in the buffers (or nothing needed one): the failures are gone
+    target_warning: str | None  # on the target's first line, next to the user's own failures shown again
 
 
 def run_end(run: ActiveRun, report: RunReport, not_applied: str | None = None) -> RunEnd:
     """The end of `run`; `not_applied` says why its fix did not reach the editor (None: it did, or there was none)."""
     kind, message = finished_message(report, run.target)
+    warning = message if report.outcome not in ("success", "interrupted") else None
     if not_applied is not None:
         kind, message = types.MessageType.Warning, not_applied
-    return RunEnd({**finished_summary(run, report), "message": message}, kind, message)
+    return RunEnd({**finished_summary(run, report), "message": message}, kind, message,
+                  fixed_in_editor=report.outcome == "success" and not_applied is None, target_warning=warning)
 
 
 class RunBridge:

@@ -299,3 +299,23 @@ async def test_escalate_without_an_earlier_run_says_how_to_start_one(repo):
         features.runs.escalate(str(root / "calc.py"))
     assert features.runs.cancel(str(root / "calc.py")) == {"cancelled": False, "runId": None}
     assert features.registry.active() == []
+
+
+def test_a_runs_end_is_decided_in_one_place():
+    from micro_agent.reports import RunReport
+    from micro_agent_lsp.bridge import run_end
+
+    run = ActiveRun(run_id="r1234567", root=Path("/p"), target="calc.py", uri="file:///p/calc.py",
+                    target_path="/p/calc.py", test_paths=[])
+    solved = RunReport(run_id="r1234567", target="calc.py", test_command="t", outcome="success",
+                       total_iterations=1, changed_files={"calc.py": "x"})
+    end = run_end(run, solved)
+    assert end.fixed_in_editor and end.target_warning is None and end.kind == types.MessageType.Info
+    kept = run_end(run, solved, not_applied="The editor did not apply Micro Agent's fix.")
+    assert not kept.fixed_in_editor and kept.kind == types.MessageType.Warning
+    assert kept.summary["message"] == kept.message == "The editor did not apply Micro Agent's fix."
+    failed = run_end(run, solved.model_copy(update={"outcome": "failed", "message": "5 iterations"}))
+    assert not failed.fixed_in_editor and failed.target_warning == failed.message
+    assert failed.summary["outcome"] == "failed" and "could not fix calc.py" in failed.message
+    cancelled = run_end(run, solved.model_copy(update={"outcome": "interrupted"}))
+    assert not cancelled.fixed_in_editor and cancelled.target_warning is None

@@ -21,7 +21,7 @@ from micro_agent.events import Observer
 from micro_agent.reports import RunReport, TestReport
 
 from ..arguments import RunArgs
-from ..bridge import RunBridge, begin_title, end_message, finished_message, run_end
+from ..bridge import RunBridge, RunEnd, begin_title, end_message, run_end
 from ..client import Client
 from ..edits import FileChange, workspace_edit
 from ..files import RunFiles
@@ -155,7 +155,7 @@ class RunsFeature(Feature):
             progress.end(end_message(report))
             if report.outcome == "success":
                 not_applied = await self._deliver_fix(run, files, report)
-            self._final_diagnostics(files, report, bridge.initial_report, fixed=not_applied is None)
+            self._final_diagnostics(files, run_end(run, report, not_applied), bridge.initial_report)
         except Exception as exc:  # the engine promises not to raise; a bug here must not lose the run's end
             log.exception("the run on %s failed", run.target)
             report = report or RunReport(run_id=run.run_id, target=run.target, test_command=request.test_command,
@@ -170,16 +170,13 @@ class RunsFeature(Feature):
             self.client.notify(RUN_FINISHED, end.summary)
         self.client.show(end.message, end.kind)
 
-    def _final_diagnostics(self, files: RunFiles, report: RunReport, initial: TestReport | None,
-                           fixed: bool) -> None:
+    def _final_diagnostics(self, files: RunFiles, end: RunEnd, initial: TestReport | None) -> None:
         """After a run: clear them when the fix went in; else show the user's own code's failures again."""
-        if report.outcome == "success" and fixed:
+        if end.fixed_in_editor:
             self.failures.show(files, None)
             return
-        summary = None
-        if report.outcome not in ("success", "interrupted"):
-            summary = (finished_message(report, files.target)[1], types.DiagnosticSeverity.Warning)
-        self.failures.show(files, initial, summary)
+        warning = (end.target_warning, types.DiagnosticSeverity.Warning) if end.target_warning else None
+        self.failures.show(files, initial, warning)
 
     async def _deliver_fix(self, run: ActiveRun, files: RunFiles, report: RunReport) -> str | None:
         """Send the fix as one labelled `workspace/applyEdit`. Returns why it was not applied, or None."""
