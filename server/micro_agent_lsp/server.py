@@ -31,7 +31,6 @@ from .run_request import CannotRun
 from .runs import RunRegistry
 from .settings import EditorSettings
 
-log = logging.getLogger("micro_agent_lsp")
 F = TypeVar("F", bound=Feature)
 
 
