@@ -25,7 +25,7 @@ from .arguments import RunArgs
 from .bridge import RunBridge, begin_title, end_message, finished_message
 from .diagnostics import failure_sites, site_diagnostics, summary_diagnostic
 from .edits import FileChange, workspace_edit
-from .files import NoTarget, RunFiles, lone_test_file, resolve_run_files, test_command_for
+from .files import NoTarget, RunFiles, lone_test_file, resolve_run_files, test_command_for, test_environment
 from .runs import ActiveRun, RunAlreadyInProgress, finished_summary
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ def build_run_request(ls: MicroAgentServer, files: RunFiles, options: RunArgs,
         apply=False,
         test_timeout_s=s.test_timeout_seconds,
         overlays=overlays,
+        interpreter=s.interpreter,
+        project_env=s.project_env,
     )
     try:
         request, warnings = build_request(files.root, files.target_path, overrides)
@@ -396,8 +398,9 @@ def tests_on_save(ls: MicroAgentServer, path: str) -> None:
         from micro_agent.runners import run_tests
 
         cancel = threading.Event()
+        env = test_environment(files.root, ls.settings.interpreter, ls.settings.project_env)
         try:
-            report = await asyncio.to_thread(run_tests, command, files.root, timeout, cancel)
+            report = await asyncio.to_thread(run_tests, command, files.root, timeout, cancel, env)
         except asyncio.CancelledError:
             cancel.set()
             raise
