@@ -9,6 +9,7 @@ started from a desktop launcher (or `.venv/bin/micro-agent run` without activati
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -23,6 +24,10 @@ from conftest import CALC_BUGGY, CALC_FIXED, CALC_TESTS, fenced, make_repo
 from micro_agent.environment import ProjectEnvironment, resolve_environment
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "lsp"))
+from lsp_support import execute, make_client, ours, server_env, stop_client, uri, wait_finished, wait_for  # noqa: E402
+from lsprotocol import types  # noqa: E402
+
 MINIMAL_PATH = "/usr/bin:/bin"  # git is there; `python` is not (Debian has only python3, without pytest)
 TEST_CMD = "python -m pytest -q -p no:cacheprovider tests/test_calc.py"
 
@@ -182,6 +187,48 @@ def test_our_own_venv_serves_a_project_without_one(tmp_path, model_server, model
     assert done.returncode == 0, done.stdout + done.stderr
     environment = json.loads(done.stdout)["environment"]
     assert environment["source"] == "micro-agent" and environment["prefix"] == str(tool)
+
+
+# ---------------------------------------------------------------- the language server
+
+
+def conftest_logging_to(log: Path) -> str:
+    """A conftest.py that records each pytest run's interpreter prefix and VIRTUAL_ENV."""
+    return ("import json, os, sys\n\n"
+            f"with open({str(log)!r}, 'a') as f:\n"
+            "    f.write(json.dumps({'prefix': sys.prefix, 'virtual_env': os.environ.get('VIRTUAL_ENV')}) + '\\n')\n")
+
+
+async def test_lsp_runs_the_tests_with_the_interpreter_the_editor_selected(tmp_path, model_server, model):
+    """The server runs in our venv, the project has none; the editor's `interpreter` (a venv elsewhere) wins."""
+    picked = make_venv(tmp_path / "envs" / "picked")
+    log = tmp_path / "test-runs.jsonl"
+    artisan = model("artisan")
+    model_server.script(artisan.removeprefix("openai/"), [fenced(CALC_FIXED)])
+    repo = make_repo(tmp_path / "proj", {
+        "calc.py": CALC_BUGGY, "tests/test_calc.py": CALC_TESTS, "conftest.py": conftest_logging_to(log),
+        ".gitignore": ".micro-agent/\n", "micro-agent.yml":
+            f"test: {TEST_CMD}\nmodels: {{artisan: {artisan}, librarian: {artisan}, critic: {artisan}}}\n"})
+    env = {k: v for k, v in server_env(model_server.url, tmp_path / "tmp").items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = MINIMAL_PATH
+    client = make_client()
+    await client.start_io(sys.executable, "-m", "micro_agent_lsp", env=env)
+    try:
+        result = await client.initialize_session(types.InitializeParams(
+            capabilities=types.ClientCapabilities(), root_uri=uri(repo),
+            initialization_options={"microAgent": {"interpreter": str(picked / "bin" / "python")}}))
+        assert result.server_info.version == importlib.metadata.version("micro-agent")
+        test_uri = client.editor.open(repo / "tests/test_calc.py")
+        await wait_for(lambda: ours(client.diagnostics.get(test_uri, [])), 60, "diagnostics from tests on open")
+        started = await execute(client, "microAgent.run", {"uri": test_uri})
+        finished = await wait_finished(client, started["runId"], timeout=120)
+        assert finished["outcome"] == "success", finished
+    finally:
+        await stop_client(client)
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(runs) >= 3  # tests on open, the initial run, the candidate (and its confirmation)
+    assert {r["virtual_env"] for r in runs} == {str(picked)}
+    assert all(r["prefix"] == str(picked) for r in runs)
 
 
 # ---------------------------------------------------------------- Neovim, headless, from a desktop-like PATH
