@@ -32,7 +32,10 @@
   :prefix "micro-agent-")
 
 (defcustom micro-agent-server-command '("micro-agent" "lsp")
-  "The command that starts Micro Agent's language server."
+  "The command that starts Micro Agent's language server.
+An Emacs started from a desktop launcher may not have `micro-agent' on `exec-path': use the
+project's venv, e.g. (\"/path/to/project/.venv/bin/micro-agent\" \"lsp\").  The tests then
+run in that venv too (or in the one `micro-agent-settings' names as :interpreter)."
   :type '(repeat string))
 
 (defcustom micro-agent-modes

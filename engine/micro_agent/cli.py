@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         models.add_argument(f"--{role}", metavar="MODEL", help=f"the {role}'s model")
     run.add_argument("--config", metavar="PATH", help="config file (default: micro-agent.yml at the project root)")
     run.add_argument("--test-timeout", type=float, metavar="S", help="seconds one test run may take (default 300)")
+    run.add_argument("--no-project-env", action="store_true",
+                     help="run the tests with PATH as it is, not with the project's venv first")
     run.add_argument("--dry-run", action="store_true", help="print the fix as a diff; leave your files alone")
     run.add_argument("--json", action="store_true", help="print one JSON object with the final report")
     run.add_argument("-v", "--verbose", action="store_true", help="show prompt sizes and test output")
@@ -98,7 +100,8 @@ def run_command(args: argparse.Namespace) -> int:
         models={r: getattr(args, r) for r in ("artisan", "librarian", "critic") if getattr(args, r)},
         max_cost_usd=args.max_budget, max_duration_minutes=args.max_duration, max_iterations=args.max_iterations,
         tier_config=args.tier_config, simple=args.simple, full=args.full, escalate=not args.no_escalate,
-        apply=not args.dry_run, test_timeout_s=args.test_timeout)
+        apply=not args.dry_run, test_timeout_s=args.test_timeout,
+        project_env=False if args.no_project_env else None)
     try:
         request, warnings = build_request(root, target, overrides)
     except ConfigError as exc:

@@ -104,6 +104,7 @@ class ProjectConfig(_Strict):
     audit_db_path: str = Field(default=DEFAULT_AUDIT_DB, alias="auditDbPath")
     test_timeout_seconds: float = Field(default=300, alias="testTimeoutSeconds", gt=0)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    project_env: bool = Field(default=True, alias="projectEnv")  # run the tests in the project's venv
 
 
 class RunRequest(BaseModel):
@@ -123,6 +124,8 @@ class RunRequest(BaseModel):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     audit_db_path: Path | None = None  # None: no audit log
     run_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    project_env: bool = True  # tests run with the project's environment first on PATH (environment.py)
+    interpreter: str | None = None  # the Python interpreter the editor selected
 
 
 # ---------------------------------------------------------------- loading

@@ -9,6 +9,7 @@ TestsBroken, TierEnded.
 from __future__ import annotations
 
 import difflib
+import os
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from .budget import BudgetExhausted, BudgetPool
 from .config import RunRequest, Tier
 from .context import related_files
 from .controls import Controls, RunInterrupted
+from .environment import resolve_environment
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
                      TierStarted, Warned)
@@ -57,13 +59,17 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     started = time.monotonic()
     plans = [TierPlan(index=i, name=t.name, mode=t.mode, max_iterations=t.max_iterations, models=t.role_models())
              for i, t in enumerate(request.tiers)]
+    environment = resolve_environment(request.root, selected=request.interpreter, enabled=request.project_env)
     report = RunReport(run_id=request.run_id, target=request.target, test_command=request.test_command,
-                       outcome="error",
+                       outcome="error", environment=environment,
                        tiers=[TierResult(index=p.index, name=p.name, mode=p.mode, models=p.models,
                                          max_iterations=p.max_iterations) for p in plans])
     try:
         emit(RunStarted(run_id=request.run_id, target=request.target, objective=request.objective,
-                        test_command=request.test_command, root=str(request.root), tiers=plans))
+                        test_command=request.test_command, root=str(request.root), tiers=plans,
+                        environment=environment.describe()))
+        for warning in environment.warnings:
+            emit(Warned(run_id=request.run_id, message=warning))
         _Loop(request, plans, emit, controls or Controls(), report).run()
     except BudgetExhausted as exc:
         report.outcome, report.message = "budget_exhausted", exc.message()
@@ -126,6 +132,8 @@ class _Loop:
         self.ended_because: list[str] = []  # per tier that ran, why it ended
         # Candidates build in a cargo target folder of their own, kept between runs for speed.
         self.test_env = {"CARGO_TARGET_DIR": str(request.root / STATE_DIR / "cargo-target")}
+        if report.environment:  # the project's venv and node_modules/.bin first on PATH
+            self.test_env.update(report.environment.variables(os.environ))
         self.model_answered = False
 
     # ------------------------------------------------------------------ the run

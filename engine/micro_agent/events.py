@@ -36,6 +36,7 @@ class RunStarted(_Event):
     test_command: str
     root: str
     tiers: list[TierPlan]
+    environment: str = ""  # where the test command's `python` comes from (environment.py)
 
 
 class TestsFinished(_Event):

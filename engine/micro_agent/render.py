@@ -48,6 +48,8 @@ class Renderer:
         chain = " → ".join(f"{t.name} ×{t.max_iterations}" for t in e.tiers)
         self.console.print(f"[bold]Micro Agent[/] fixing [cyan]{escape(e.target)}[/] · tests: "
                            f"[dim]{escape(e.test_command)}[/] · chain: {escape(chain)}")
+        if e.environment:
+            self.console.print(f"Environment: [dim]{escape(e.environment)}[/]")
         self._live("running the tests on your code")
 
     def on_tests_finished(self, e: TestsFinished) -> None:

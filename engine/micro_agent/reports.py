@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .environment import ProjectEnvironment
+
 Outcome = Literal["success", "failed", "budget_exhausted", "interrupted", "error"]
 TestStatus = Literal["passed", "failed", "error"]
 
@@ -75,6 +77,7 @@ class RunReport(BaseModel):
     changed_files: dict[str, str] = Field(default_factory=dict)  # path relative to root -> new content
     diff: str = ""
     ref: str | None = None  # refs/micro-agent/<run-id> when the candidates were committed
+    environment: ProjectEnvironment | None = None  # the environment the tests ran in
 
     @property
     def exit_code(self) -> int:

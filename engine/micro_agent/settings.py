@@ -33,6 +33,8 @@ class Overrides(BaseModel):
     apply: bool = True
     test_timeout_s: float | None = None
     overlays: dict[str, str] = Field(default_factory=dict)
+    project_env: bool | None = None  # None: micro-agent.yml's `projectEnv` (default on)
+    interpreter: str | None = None  # the editor's selected Python interpreter
 
 
 def build_request(root: Path, target: Path, overrides: Overrides,
@@ -74,7 +76,8 @@ def build_request(root: Path, target: Path, overrides: Overrides,
     request = RunRequest(root=root, target=rel_target, test_command=test, tiers=tiers, budget=budget,
                          overlays=overrides.overlays, apply=overrides.apply,
                          test_timeout_s=overrides.test_timeout_s or project.test_timeout_seconds,
-                         prices=project.prices,
+                         prices=project.prices, interpreter=overrides.interpreter,
+                         project_env=project.project_env if overrides.project_env is None else overrides.project_env,
                          audit_db_path=root / audit_path)
     return request, warnings
 

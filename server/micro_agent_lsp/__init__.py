@@ -3,4 +3,6 @@
 Start it with `micro-agent lsp` or `python -m micro_agent_lsp`; see `server.main`.
 """
 
-__version__ = "0.1.0"
+from micro_agent import __version__  # the package version (importlib.metadata)
+
+__all__ = ["__version__"]

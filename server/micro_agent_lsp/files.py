@@ -106,3 +106,15 @@ def test_command_for(files: RunFiles, opened: Path, configured: str | None) -> s
     from micro_agent.runners import detect_test_command, is_test_file
 
     return detect_test_command(opened if is_test_file(opened) else files.target_path, files.root)
+
+
+def test_environment(root: Path, interpreter: str | None, project_env: bool | None) -> dict[str, str]:
+    """The variables for tests on open/save: the project's environment, resolved as a run resolves it."""
+    from micro_agent.environment import resolve_environment
+
+    if project_env is None:
+        try:
+            project_env = load_project_config(root / CONFIG_FILE_NAME).project_env
+        except ConfigError:
+            project_env = True
+    return resolve_environment(root, selected=interpreter, enabled=project_env).variables(os.environ)

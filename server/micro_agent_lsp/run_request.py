@@ -51,6 +51,8 @@ def build_run_request(settings: ServerSettings, files: RunFiles, options: RunArg
         apply=False,
         test_timeout_s=s.test_timeout_seconds,
         overlays=overlays,
+        interpreter=s.interpreter,
+        project_env=s.project_env,
     )
     try:
         request, warnings = build_request(files.root, files.target_path, overrides)

@@ -52,6 +52,9 @@ class ServerSettings(_Settings):
     simple: int | None = Field(default=None, ge=1, le=100)
     escalate: bool | None = None
     test_timeout_seconds: float | None = Field(default=None, alias="testTimeoutSeconds", gt=0)
+    # the Python interpreter the editor selected (a `…/bin/python` or a venv folder): the tests run with it
+    interpreter: str | None = Field(default=None, min_length=1)
+    project_env: bool | None = Field(default=None, alias="projectEnv")  # False: tests use PATH as it is
 
 
 def section_of(options: Any) -> Any:

@@ -8,6 +8,11 @@
 //   D. the status bar item opens the run status, and "Open Audit Log" lists the three runs;
 //   E. pointing microAgent.server.command at nothing restarts the client and says how to fix it.
 //
+// As a new user has it (issue 11): the project has its own `.venv` with micro-agent and pytest in it, no
+// `microAgent.server.command`, no Python extension, and the extension host gets VS Code's own PATH (a
+// login shell's, without `python` or the venv): the extension finds `.venv/bin/micro-agent`, and the
+// tests run in that venv (a conftest.py records the prefix and VIRTUAL_ENV of every test run).
+//
 // Usually started by e2e/run.sh, which checks the prerequisites. Exit 0 = every scenario passed.
 // Environment: CODE_SERVER_ENTRY, VSIX, MICRO_AGENT_SERVER_COMMAND (JSON array), E2E_PYTHON,
 // E2E_ARTIFACTS (screenshots and logs), E2E_KEEP=1 (keep the temp dir), E2E_UPDATE_IMAGES=1
@@ -27,9 +32,8 @@ const REPO = path.resolve(EXT_DIR, "..");
 const CS = process.env.CODE_SERVER_ENTRY || path.join(os.homedir(), ".cache/micro-agent/code-server/node_modules/code-server/out/node/entry.js");
 const VSIX = process.env.VSIX || path.join(EXT_DIR, "micro-agent.vsix");
 const PYTHON = process.env.E2E_PYTHON || path.join(REPO, ".venv/bin/python");
-const SERVER_COMMAND = process.env.MICRO_AGENT_SERVER_COMMAND
-  ? JSON.parse(process.env.MICRO_AGENT_SERVER_COMMAND)
-  : [path.join(path.dirname(PYTHON), "micro-agent"), "lsp"];
+// unset: the extension finds the project's `.venv/bin/micro-agent` itself (the point of the test)
+const SERVER_COMMAND = process.env.MICRO_AGENT_SERVER_COMMAND ? JSON.parse(process.env.MICRO_AGENT_SERVER_COMMAND) : undefined;
 const ARTIFACTS = process.env.E2E_ARTIFACTS || path.join(__dirname, "artifacts");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
@@ -97,17 +101,43 @@ function git(cwd, ...args) {
   if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
 }
 
-function makeProject(ws) {
+/** Records, for every pytest run, the interpreter's prefix and VIRTUAL_ENV (one JSON line each). */
+const conftest = (log) =>
+  `import json, os, sys\n\nif not os.environ.get("E2E_HARNESS"):  # the test's own checks are not logged\n` +
+  `    with open(${JSON.stringify(log)}, "a") as f:\n` +
+  `        f.write(json.dumps({"prefix": sys.prefix, "virtual_env": os.environ.get("VIRTUAL_ENV")}) + "\\n")\n`;
+
+/**
+ * The project's own `.venv`, as `python -m venv .venv && .venv/bin/pip install micro-agent pytest` leaves
+ * it: a real venv whose site-packages reach E2E_PYTHON's (where micro-agent and pytest are installed),
+ * and a `bin/micro-agent` script like pip writes. No network needed.
+ */
+function makeVenv(venv) {
+  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`python -m venv: ${made.stderr}`);
+  const purelib = spawnSync(PYTHON, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
+  const lib = path.join(venv, "lib");
+  const site = path.join(lib, fs.readdirSync(lib).find((d) => d.startsWith("python")), "site-packages");
+  fs.writeFileSync(path.join(site, "from_e2e_python.pth"), `import site; site.addsitedir(${JSON.stringify(purelib)})\n`);
+  const script = path.join(venv, "bin", "micro-agent");
+  fs.writeFileSync(script, `#!${venv}/bin/python\nimport sys\nfrom micro_agent.cli import main\nsys.exit(main())\n`);
+  fs.chmodSync(script, 0o755);
+}
+
+function makeProject(ws, testLog) {
   fs.mkdirSync(ws, { recursive: true });
   for (const [name, text] of Object.entries(FILES)) fs.writeFileSync(path.join(ws, name), text);
-  fs.writeFileSync(path.join(ws, ".gitignore"), ".micro-agent/\n__pycache__/\n.pytest_cache/\n");
+  fs.writeFileSync(path.join(ws, "conftest.py"), conftest(testLog));
+  fs.writeFileSync(path.join(ws, ".gitignore"), ".micro-agent/\n__pycache__/\n.pytest_cache/\n.venv/\n");
   git(ws, "init", "-q", "-b", "main");
   git(ws, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "add", ".");
   git(ws, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "-q", "-m", "buggy start");
+  makeVenv(path.join(ws, ".venv"));
 }
 
 function pytest(ws, testFile) {
-  return spawnSync(PYTHON, ["-m", "pytest", "-q", "-p", "no:cacheprovider", testFile], { cwd: ws, encoding: "utf8" });
+  return spawnSync(PYTHON, ["-m", "pytest", "-q", "-p", "no:cacheprovider", testFile],
+    { cwd: ws, encoding: "utf8", env: { ...process.env, E2E_HARNESS: "1" } });
 }
 
 /** Start tests/model_server.py; resolves with its base URL (first line of its output). */
@@ -128,16 +158,26 @@ function modelCalls(logPath, model) {
   return fs.readFileSync(logPath, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.model === model).length;
 }
 
-/** The extension's "Micro Agent" output channel (launch line, server stderr, LSP trace) → artifacts. */
-function copyOutputChannel(userData) {
-  const logs = path.join(userData, "logs");
+function outputChannelFiles(userData) {
   const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
   try {
-    for (const file of walk(logs).filter((f) => f.endsWith("Micro Agent.log"))) {
-      fs.copyFileSync(file, path.join(ARTIFACTS, "micro-agent-output.log"));
-    }
-  } catch {}
+    return walk(path.join(userData, "logs")).filter((f) => f.endsWith("Micro Agent.log"));
+  } catch {
+    return [];
+  }
+}
+
+/** The text of the extension's "Micro Agent" output channel so far. */
+function outputChannel(userData) {
+  return outputChannelFiles(userData).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+}
+
+/** The extension's "Micro Agent" output channel (launch line, server stderr, LSP trace) → artifacts. */
+function copyOutputChannel(userData) {
+  for (const file of outputChannelFiles(userData)) {
+    try { fs.copyFileSync(file, path.join(ARTIFACTS, "micro-agent-output.log")); } catch {}
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -150,7 +190,8 @@ async function main() {
   const extDir = path.join(tmp, "extensions");
   const ws = path.join(tmp, "project");
   const home = path.join(tmp, "home");
-  makeProject(ws);
+  const testLog = path.join(tmp, "test-runs.jsonl");
+  makeProject(ws, testLog);
   lap(`project with failing tests in ${ws}`);
 
   const scriptPath = path.join(tmp, "model-script.json");
@@ -176,7 +217,7 @@ async function main() {
     "editor.minimap.enabled": false,
     "window.commandCenter": false,
     "workbench.colorTheme": "Default Dark Modern",
-    "microAgent.server.command": SERVER_COMMAND,
+    ...(SERVER_COMMAND ? { "microAgent.server.command": SERVER_COMMAND } : {}),
     "microAgent.models.artisan": "openai/fixer",
     "microAgent.models.librarian": "openai/helper",
     "microAgent.models.critic": "openai/helper",
@@ -185,8 +226,11 @@ async function main() {
   }, null, 2));
   fs.writeFileSync(path.join(tmp, "config.yaml"), "auth: none\n"); // keep code-server off ~/.config
   // hermetic: code-server, VS Code and chromium would otherwise write under ~/.config, ~/.local, ~/.cache
+  // a desktop session's PATH: no `python` (Debian has none) and no venv on it, whatever ran this test
+  const hasPython = (dir) => ["python", "micro-agent"].some((name) => fs.existsSync(path.join(dir, name)));
   const env = {
     ...process.env,
+    PATH: (process.env.PATH || "").split(":").filter((dir) => dir && !hasPython(dir)).join(":"),
     HOME: home,
     XDG_CONFIG_HOME: `${home}/.config`,
     XDG_DATA_HOME: `${home}/.local/share`,
@@ -207,9 +251,7 @@ async function main() {
     OPENAI_API_BASE: model.url,
     OPENAI_API_KEY: "sk-e2e",
     LITELLM_LOCAL_MODEL_COST_MAP: "True",
-    PATH: `${path.dirname(PYTHON)}:${process.env.PATH}`, // `python3 -m pytest` is the venv's
-    // keep that PATH: VS Code otherwise takes the environment of a login shell, whose /etc/profile resets it
-    VSCODE_CLI: "1",
+    // no PATH of ours and no VSCODE_CLI: the extension host gets the PATH VS Code gives it (a login shell's)
     GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid",
     GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid",
   };
@@ -315,6 +357,21 @@ async function main() {
     expectTestsPass("test_calc.py");
     await waitFor(async () => (await statusItem.innerText()).includes("$"), 20000, "the last run's cost in the status bar");
     lap(`scenario A passed; status bar: ${(await statusItem.innerText()).trim()}`);
+    // the server was found in the project's .venv (no setting, no Python extension), versions agree
+    await waitFor(() => outputChannel(userData).includes("Starting the language server (project-venv)"), 10000,
+      "the output channel to name the project's venv");
+    const channel = outputChannel(userData);
+    if (!channel.includes(`${ws}/.venv/bin/micro-agent: found`)) throw new Error(`launch ladder log: ${channel.slice(0, 2000)}`);
+    if (channel.includes("but the extension is") || channel.includes("did not report its version")) {
+      throw new Error("the extension says the server's version does not match");
+    }
+    lap("server found in the project's .venv; the extension host's PATH: " +
+      ((channel.match(/PATH: no micro-agent in (\S*)/) || [])[1] || "(not logged)"));
+    // every test run (tests on open, the run's candidates) ran in that venv
+    const runs = fs.readFileSync(testLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const outside = runs.filter((r) => r.virtual_env !== path.join(ws, ".venv") || !r.prefix.endsWith(".venv"));
+    if (runs.length < 2 || outside.length) throw new Error(`tests ran outside the project's venv: ${JSON.stringify(runs)}`);
+    lap(`${runs.length} test runs, all in ${ws}/.venv`);
 
     // ---- B: the palette ----------------------------------------------------------------------
     await openFile("shout.py");

@@ -16,7 +16,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     return;
   }
   const audit = new AuditLogDocuments();
-  session = new Session(output);
+  session = new Session(output, String(context.extension.packageJSON.version ?? "unknown"));
   context.subscriptions.push(
     session,
     audit,

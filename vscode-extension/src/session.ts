@@ -15,11 +15,20 @@ import {
   State,
   WorkDoneProgressCancelNotification,
 } from "vscode-languageclient/node";
-import { describeLaunch, findOnPath, LaunchPlan, resolveLaunch } from "./launch";
+import { describeLaunch, findOnPath, LaunchPlan, PythonInterpreter, resolveLaunch } from "./launch";
 import { ProgressMirror, ProgressUi, WorkDoneValue } from "./progress";
 import { activeInterpreter, onInterpreterChange } from "./python";
-import { answerConfiguration, ExtensionSettings, initializationOptions, readSettings, SECTION } from "./settings";
+import { Serialized } from "./serialize";
+import {
+  answerConfiguration,
+  ExtensionSettings,
+  initializationOptions,
+  readSettings,
+  SECTION,
+  withSelectedInterpreter,
+} from "./settings";
 import { describeRun, initialStatus, renderStatusBar, RunFinished, StatusState } from "./status";
+import { versionMismatch } from "./version";
 
 export const RUN_FINISHED = "microAgent/runFinished";
 const LANGUAGES = ["python", "typescript", "typescriptreact", "javascript", "javascriptreact", "rust"];
@@ -67,9 +76,18 @@ const notificationUi: ProgressUi = {
   },
 };
 
+/**
+ * One client for the window, also in a multi-root workspace: the server finds each file's project
+ * root (and that project's `.venv`) itself, so a client per folder would only multiply servers.
+ */
 export class Session implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private plan: LaunchPlan | undefined;
+  /** The Python extension's interpreter when the client started (passed to the server). */
+  private interpreter: PythonInterpreter | undefined;
+  private disposed = false;
+  /** start, restart and stop one at a time: two quick restarts never start two clients. */
+  private readonly lifecycle = new Serialized(() => this.cycle());
   private status: StatusState = initialStatus;
   private readonly statusItem = vscode.window.createStatusBarItem("microAgent.status", vscode.StatusBarAlignment.Left, 50);
   private readonly disposables: vscode.Disposable[] = [];
@@ -79,7 +97,10 @@ export class Session implements vscode.Disposable {
     (running) => this.setStatus({ ...this.status, running }),
   );
 
-  constructor(readonly output: vscode.OutputChannel) {
+  constructor(
+    readonly output: vscode.OutputChannel,
+    private readonly extensionVersion: string,
+  ) {
     this.statusItem.name = "Micro Agent";
     this.statusItem.command = "microAgent.palette.showStatus";
     this.render();
@@ -87,9 +108,8 @@ export class Session implements vscode.Disposable {
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((event) => this.onConfigurationChanged(event)),
     );
-    void onInterpreterChange(() => {
-      if (this.plan?.ok && this.plan.source === "python-extension") void this.restart();
-    }).then((d) => d && this.disposables.push(d));
+    // the interpreter may start the server, and it is the project's Python the tests run with
+    void onInterpreterChange(() => void this.restart()).then((d) => d && this.disposables.push(d));
   }
 
   /** The launch plan in use (for the audit log command). */
@@ -97,24 +117,59 @@ export class Session implements vscode.Disposable {
     return this.plan;
   }
 
-  async start(): Promise<void> {
-    const settings = settingsFor();
+  /** Start the client (serialized with restarts). */
+  start(): Promise<void> {
+    return this.lifecycle.run();
+  }
+
+  /** Stop the client for good (deactivate): waits for a start or restart in progress first. */
+  async stop(): Promise<void> {
+    this.disposed = true;
+    await this.lifecycle.idle();
+    await this.stopClient();
+  }
+
+  restart(): Promise<void> {
+    this.output.appendLine("Restarting the language server…");
+    return this.lifecycle.run();
+  }
+
+  /** Settings for a resource, with the Python extension's interpreter passed on (settings.ts). */
+  private settingsFor(scope?: vscode.Uri): ExtensionSettings {
+    return withSelectedInterpreter(settingsFor(scope), this.interpreter?.command, vscode.workspace.workspaceFolders?.length ?? 0);
+  }
+
+  private async cycle(): Promise<void> {
+    await this.stopClient();
+    if (!this.disposed) await this.startClient();
+  }
+
+  private async startClient(): Promise<void> {
+    const plain = settingsFor();
+    this.interpreter = await activeInterpreter();
     this.plan = resolveLaunch({
-      configuredCommand: settings.serverCommand,
-      interpreter: settings.serverCommand.length > 0 ? undefined : await activeInterpreter(),
+      configuredCommand: plain.serverCommand,
+      interpreter: this.interpreter,
       which: (name) => findOnPath(name, process.env, isExecutable),
       isExecutable,
+      workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+      env: process.env,
+      home: os.homedir(),
     });
+    for (const step of this.plan.tried ?? []) this.output.appendLine(`  tried ${step}`);
     this.output.appendLine(describeLaunch(this.plan));
     if (!this.plan.ok) {
       this.setStatus({ ...this.status, server: "missing", serverDetail: this.plan.reason });
       void this.offerInstall(this.plan.reason);
       return;
     }
+    const settings = this.settingsFor();
+    if (settings.server.interpreter) this.output.appendLine(`The tests run with ${settings.server.interpreter}`);
     this.setStatus({ ...this.status, server: "starting" });
     const client = this.createClient(this.plan, settings);
     this.client = client;
     client.onDidChangeState((event) => {
+      if (this.client !== client) return; // a client being replaced
       if (event.newState === State.Running) this.setStatus({ ...this.status, server: "ready", serverDetail: undefined });
       if (event.newState === State.Stopped) {
         this.progress.clear();
@@ -134,10 +189,18 @@ export class Session implements vscode.Disposable {
       this.output.appendLine(reason);
       this.setStatus({ ...this.status, server: "missing", serverDetail: reason });
       void this.offerInstall(reason);
+      return;
+    }
+    const serverInfo = client.initializeResult?.serverInfo;
+    this.output.appendLine(`Language server ${serverInfo?.name ?? "?"} ${serverInfo?.version ?? "(no version)"}, extension ${this.extensionVersion}`);
+    const mismatch = versionMismatch(this.extensionVersion, serverInfo);
+    if (mismatch) {
+      this.output.appendLine(mismatch);
+      void vscode.window.showWarningMessage(mismatch);
     }
   }
 
-  async stop(): Promise<void> {
+  private async stopClient(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.progress.clear();
@@ -148,12 +211,6 @@ export class Session implements vscode.Disposable {
         /* already stopped */
       }
     }
-  }
-
-  async restart(): Promise<void> {
-    this.output.appendLine("Restarting the language server…");
-    await this.stop();
-    await this.start();
   }
 
   /** `workspace/executeCommand` on the server; errors are shown and answered with undefined. */
@@ -201,7 +258,7 @@ export class Session implements vscode.Disposable {
         workspace: {
           configuration: async (params, token, next) => {
             const ours = answerConfiguration(params.items, (scope) =>
-              settingsFor(scope ? vscode.Uri.parse(scope) : undefined),
+              this.settingsFor(scope ? vscode.Uri.parse(scope) : undefined),
             );
             if (ours.every((answer) => answer !== undefined)) return ours;
             const theirs = await next(params, token);
@@ -215,14 +272,14 @@ export class Session implements vscode.Disposable {
 
   private onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
     if (!event.affectsConfiguration(SECTION)) return;
-    if (event.affectsConfiguration(`${SECTION}.server.command`)) {
+    if (event.affectsConfiguration(`${SECTION}.server.command`) || event.affectsConfiguration(`${SECTION}.interpreter`)) {
       void this.restart();
       return;
     }
     const client = this.client;
     if (client?.isRunning()) {
       void client.sendNotification(DidChangeConfigurationNotification.type, {
-        settings: initializationOptions(settingsFor()),
+        settings: initializationOptions(this.settingsFor()),
       });
     }
   }

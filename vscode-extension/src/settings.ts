@@ -27,6 +27,10 @@ export interface ServerSettings {
   tierConfig?: string;
   testCommand?: string;
   runTestsOnSave?: boolean;
+  /** The project's Python (`…/bin/python` or a venv folder): the tests run with its `bin/` first on PATH. */
+  interpreter?: string;
+  /** false: the tests run with PATH as it is, not in the project's environment. */
+  projectEnv?: boolean;
 }
 
 /** Everything the extension reads from the `microAgent` section. */
@@ -77,6 +81,7 @@ export function readSettings(get: SettingReader, vars: Variables = {}): Extensio
     return value === undefined ? undefined : substituteVariables(value, vars);
   };
   const runTestsOnSave = get("runTestsOnSave");
+  const projectEnv = get("projectEnv");
   const server: ServerSettings = {
     models: compact<Models>({
       artisan: text(get("models.artisan")),
@@ -91,6 +96,8 @@ export function readSettings(get: SettingReader, vars: Variables = {}): Extensio
     tierConfig: path("tierConfig"),
     testCommand: text(get("testCommand")),
     runTestsOnSave: typeof runTestsOnSave === "boolean" ? runTestsOnSave : undefined,
+    interpreter: path("interpreter"),
+    projectEnv: typeof projectEnv === "boolean" ? projectEnv : undefined,
   };
   const rawCommand = get("server.command");
   const serverCommand = Array.isArray(rawCommand)
@@ -99,6 +106,21 @@ export function readSettings(get: SettingReader, vars: Variables = {}): Extensio
       ? [substituteVariables(rawCommand.trim(), vars)]
       : [];
   return { server: compact(server) ?? {}, serverCommand };
+}
+
+/**
+ * The settings with the Python extension's selected interpreter as `interpreter`, unless the user set
+ * `microAgent.interpreter`. Only a plain executable is passed (not `conda run …`), and only in a
+ * single-folder window: one server serves every folder, and a selection belongs to one folder (in a
+ * multi-root window the server finds each project's own `.venv`).
+ */
+export function withSelectedInterpreter(
+  settings: ExtensionSettings,
+  selected: readonly string[] | undefined,
+  folderCount: number,
+): ExtensionSettings {
+  if (settings.server.interpreter || !selected || selected.length !== 1 || folderCount > 1) return settings;
+  return { ...settings, server: { ...settings.server, interpreter: selected[0] } };
 }
 
 /** `initializationOptions` for the language client. */

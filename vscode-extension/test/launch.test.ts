@@ -2,11 +2,16 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { auditCommandFor, describeLaunch, findOnPath, LaunchFacts, resolveLaunch } from "../src/launch";
+import { auditCommandFor, describeLaunch, findOnPath, LaunchFacts, LaunchPlan, resolveLaunch } from "../src/launch";
 
 const nothingOnPath = () => undefined;
 const onPath = (found: Record<string, string>) => (name: string) => found[name];
 const anyFile = () => true;
+/** The plan without its `tried` log (checked on its own below). */
+const decided = (plan: LaunchPlan) => {
+  const { tried: _tried, ...rest } = plan;
+  return rest;
+};
 
 describe("resolveLaunch: the ladder", () => {
   it("uses the server.command setting first, as given", () => {
@@ -16,7 +21,7 @@ describe("resolveLaunch: the ladder", () => {
       which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
       isExecutable: anyFile,
     });
-    assert.deepEqual(plan, { ok: true, command: "/venv/bin/micro-agent", args: ["lsp"], source: "setting" });
+    assert.deepEqual(decided(plan), { ok: true, command: "/venv/bin/micro-agent", args: ["lsp"], source: "setting" });
   });
 
   it("says the setting is wrong when its command does not exist, instead of trying something else", () => {
@@ -30,12 +35,12 @@ describe("resolveLaunch: the ladder", () => {
     const bareName = resolveLaunch({ configuredCommand: ["ma-lsp"], which: nothingOnPath, isExecutable: anyFile });
     assert.match(describeLaunch(bareName), /`ma-lsp` from the setting `microAgent.server.command` is not on PATH/);
     const found = resolveLaunch({ configuredCommand: ["uvx", "micro-agent", "lsp"], which: onPath({ uvx: "/bin/uvx" }), isExecutable: () => false });
-    assert.deepEqual(found, { ok: true, command: "uvx", args: ["micro-agent", "lsp"], source: "setting" });
+    assert.deepEqual(decided(found), { ok: true, command: "uvx", args: ["micro-agent", "lsp"], source: "setting" });
   });
 
   it("ignores blank entries of the setting and falls through when it is all blank", () => {
     const facts: LaunchFacts = { configuredCommand: [" ", ""], which: onPath({ "micro-agent": "/bin/micro-agent" }), isExecutable: anyFile };
-    assert.deepEqual(resolveLaunch(facts), { ok: true, command: "/bin/micro-agent", args: ["lsp"], source: "path" });
+    assert.deepEqual(decided(resolveLaunch(facts)), { ok: true, command: "/bin/micro-agent", args: ["lsp"], source: "path" });
   });
 
   it("runs -m micro_agent_lsp with the Python extension's interpreter when it has the server", () => {
@@ -45,7 +50,7 @@ describe("resolveLaunch: the ladder", () => {
       which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
       isExecutable: anyFile,
     });
-    assert.deepEqual(plan, {
+    assert.deepEqual(decided(plan), {
       ok: true,
       command: "conda",
       args: ["run", "-n", "dev", "python", "-m", "micro_agent_lsp"],
@@ -60,7 +65,7 @@ describe("resolveLaunch: the ladder", () => {
       which: onPath({ "micro-agent": "/home/u/.local/bin/micro-agent" }),
       isExecutable: anyFile,
     });
-    assert.deepEqual(plan, { ok: true, command: "/home/u/.local/bin/micro-agent", args: ["lsp"], source: "path" });
+    assert.deepEqual(decided(plan), { ok: true, command: "/home/u/.local/bin/micro-agent", args: ["lsp"], source: "path" });
   });
 
   it("says how to install when nothing is found, naming the interpreter it tried", () => {
@@ -81,6 +86,91 @@ describe("resolveLaunch: the ladder", () => {
     const plan = resolveLaunch({ configuredCommand: [], which: nothingOnPath, isExecutable: anyFile });
     assert.equal(plan.ok, false);
     assert.match(describeLaunch(plan), /no Python interpreter was selected.*pip install micro-agent/);
+  });
+});
+
+describe("resolveLaunch: the project's venvs, PATH, ~/.local/bin", () => {
+  const files = (...executables: string[]) => (file: string) => executables.includes(file);
+
+  it("finds micro-agent in the workspace folder's .venv before PATH, without the Python extension", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      which: onPath({ "micro-agent": "/usr/local/bin/micro-agent" }),
+      isExecutable: files("/ws/.venv/bin/micro-agent", "/ws/venv/bin/micro-agent"),
+      workspaceFolder: "/ws",
+      env: {},
+      platform: "linux",
+    });
+    assert.deepEqual(decided(plan), { ok: true, command: "/ws/.venv/bin/micro-agent", args: ["lsp"], source: "project-venv" });
+    assert.deepEqual(plan.tried, [
+      "setting microAgent.server.command: not set",
+      "the Python extension's interpreter: none selected (or the extension is not installed)",
+      "/ws/.venv/bin/micro-agent: found",
+    ]);
+  });
+
+  it("tries $UV_PROJECT_ENVIRONMENT, .venv, venv, env, then $VIRTUAL_ENV, in that order", () => {
+    const base = { configuredCommand: [], which: nothingOnPath, workspaceFolder: "/ws", platform: "linux" as const };
+    const env = { UV_PROJECT_ENVIRONMENT: "build/env", VIRTUAL_ENV: "/home/u/venvs/x" };
+    const pick = (...present: string[]) => {
+      const plan = resolveLaunch({ ...base, env, isExecutable: files(...present) });
+      return plan.ok ? [plan.command, plan.source] : undefined;
+    };
+    assert.deepEqual(pick("/ws/env/bin/micro-agent", "/ws/build/env/bin/micro-agent"), ["/ws/build/env/bin/micro-agent", "project-venv"]);
+    assert.deepEqual(pick("/ws/env/bin/micro-agent", "/ws/venv/bin/micro-agent"), ["/ws/venv/bin/micro-agent", "project-venv"]);
+    assert.deepEqual(pick("/ws/env/bin/micro-agent"), ["/ws/env/bin/micro-agent", "project-venv"]);
+    assert.deepEqual(pick("/home/u/venvs/x/bin/micro-agent"), ["/home/u/venvs/x/bin/micro-agent", "virtual-env"]);
+  });
+
+  it("uses Scripts\\micro-agent.exe in a Windows venv", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      which: nothingOnPath,
+      isExecutable: files("C:\\ws\\.venv\\Scripts\\micro-agent.exe"),
+      workspaceFolder: "C:\\ws",
+      platform: "win32",
+    });
+    assert.equal(plan.ok && plan.command, "C:\\ws\\.venv\\Scripts\\micro-agent.exe");
+  });
+
+  it("after PATH, finds ~/.local/bin/micro-agent (pipx, uv tool) that a desktop-started VS Code misses", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      which: nothingOnPath,
+      isExecutable: files("/home/u/.local/bin/micro-agent"),
+      workspaceFolder: "/ws",
+      env: { PATH: "/usr/bin:/bin" },
+      home: "/home/u",
+      platform: "linux",
+    });
+    assert.deepEqual(decided(plan), { ok: true, command: "/home/u/.local/bin/micro-agent", args: ["lsp"], source: "user-bin" });
+    assert.ok(plan.tried?.includes("PATH: no micro-agent in /usr/bin:/bin"));
+  });
+
+  it("when nothing is found, lists every place it tried and says how to fix it", () => {
+    const plan = resolveLaunch({
+      configuredCommand: [],
+      interpreter: { command: ["/usr/bin/python3"], hasServer: false },
+      which: nothingOnPath,
+      isExecutable: () => false,
+      workspaceFolder: "/ws",
+      env: { PATH: "/usr/bin:/bin", VIRTUAL_ENV: "/opt/v" },
+      home: "/home/u",
+      platform: "linux",
+    });
+    assert.equal(plan.ok, false);
+    if (plan.ok) return;
+    for (const place of [
+      "/usr/bin/python3 cannot import micro_agent_lsp",
+      "/ws/.venv/bin/micro-agent, /ws/venv/bin/micro-agent, /ws/env/bin/micro-agent, /opt/v/bin/micro-agent: not there",
+      "PATH: no micro-agent in /usr/bin:/bin",
+      "/home/u/.local/bin/micro-agent (pipx, uv tool): not there",
+    ]) {
+      assert.ok(plan.reason.includes(place), `${place} missing from: ${plan.reason}`);
+    }
+    assert.match(plan.reason, /`\.venv\/bin\/pip install micro-agent`/);
+    assert.match(plan.reason, /pipx install micro-agent/);
+    assert.equal(plan.tried?.length, 5);
   });
 });
 

@@ -1,5 +1,11 @@
 import * as assert from "node:assert/strict";
-import { answerConfiguration, initializationOptions, readSettings, substituteVariables } from "../src/settings";
+import {
+  answerConfiguration,
+  initializationOptions,
+  readSettings,
+  substituteVariables,
+  withSelectedInterpreter,
+} from "../src/settings";
 
 /** A reader over a flat map of `microAgent.*` keys, like WorkspaceConfiguration.get. */
 const reader = (values: Record<string, unknown>) => (key: string) => values[key];
@@ -61,6 +67,31 @@ describe("settings → initializationOptions", () => {
       "lsp",
     ]);
     assert.deepEqual(readSettings(reader({ ...DEFAULTS, "server.command": "~/bin/ma-lsp" }), vars).serverCommand, ["/home/u/bin/ma-lsp"]);
+  });
+});
+
+describe("the project's interpreter", () => {
+  it("reads microAgent.interpreter (variables substituted) and projectEnv", () => {
+    const settings = readSettings(
+      reader({ ...DEFAULTS, interpreter: "${workspaceFolder}/.venv/bin/python", projectEnv: false }),
+      { workspaceFolder: "/ws" },
+    );
+    assert.equal(settings.server.interpreter, "/ws/.venv/bin/python");
+    assert.equal(settings.server.projectEnv, false);
+  });
+
+  it("passes the Python extension's interpreter in a single-folder window, unless the setting names one", () => {
+    const plain = readSettings(reader(DEFAULTS));
+    assert.equal(withSelectedInterpreter(plain, ["/ws/.venv/bin/python"], 1).server.interpreter, "/ws/.venv/bin/python");
+    const set = readSettings(reader({ ...DEFAULTS, interpreter: "/mine/python" }));
+    assert.equal(withSelectedInterpreter(set, ["/ws/.venv/bin/python"], 1).server.interpreter, "/mine/python");
+  });
+
+  it("passes nothing for a multi-root window, a `conda run` command, or no selection", () => {
+    const plain = readSettings(reader(DEFAULTS));
+    assert.equal(withSelectedInterpreter(plain, ["/ws/.venv/bin/python"], 2).server.interpreter, undefined);
+    assert.equal(withSelectedInterpreter(plain, ["conda", "run", "-n", "x", "python"], 1).server.interpreter, undefined);
+    assert.equal(withSelectedInterpreter(plain, undefined, 1).server.interpreter, undefined);
   });
 });
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from ..client import Client
-from ..files import NoTarget, lone_test_file, resolve_run_files, test_command_for
+from ..files import NoTarget, lone_test_file, resolve_run_files, test_command_for, test_environment
 from ..runs import RunRegistry
 from ..testwatch import TestWatcher
 from .failure_diagnostics import FailureDiagnostics
@@ -63,8 +63,9 @@ class TestsOnSaveFeature(Feature):
             from micro_agent.runners import run_tests
 
             cancel = threading.Event()
+            env = test_environment(files.root, settings.interpreter, settings.project_env)
             try:
-                report = await asyncio.to_thread(run_tests, command, files.root, timeout, cancel)
+                report = await asyncio.to_thread(run_tests, command, files.root, timeout, cancel, env)
             except asyncio.CancelledError:
                 cancel.set()
                 raise

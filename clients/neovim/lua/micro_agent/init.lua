@@ -4,9 +4,12 @@
 -- `vim.lsp.enable("micro_agent")` works without setup()). Neovim 0.7-0.10: vim.lsp.start_client.
 --
 --   require("micro_agent").setup({
---     cmd = { "micro-agent", "lsp" },
+--     cmd = { "micro-agent", "lsp" },  -- or the project's venv: { vim.fn.getcwd() .. "/.venv/bin/micro-agent", "lsp" }
 --     settings = { microAgent = { models = { artisan = "claude-sonnet-4-5" }, runTestsOnSave = true } },
 --   })
+--
+-- The tests run in the project's environment: settings.microAgent.interpreter, else the project's
+-- .venv/venv/env, else $VIRTUAL_ENV, else the server's own venv (docs/editors.md).
 --
 -- The fix comes as a code action ("Fix with Micro Agent") on a failing test: vim.lsp.buf.code_action().
 local M = {}
