@@ -46,7 +46,7 @@ def failure_lines(target: str, report: TestReport | None, root: Path) -> list[in
     texts = [f.message for f in report.failures] + [report.output[-OUTPUT_SCANNED:]]
     found = [f.line for f in report.failures if f.line and f.file and _is_target(f.file, target, root)]
     for text in texts:
-        for match in [*_PYTHON_FRAME.finditer(text), *_LOCATION.finditer(text)]:
+        for match in sorted([*_PYTHON_FRAME.finditer(text), *_LOCATION.finditer(text)], key=lambda m: m.start()):
             if _is_target(match.group("path"), target, root):
                 found.append(int(match.group("line")))
     return list(dict.fromkeys(found))
@@ -77,10 +77,9 @@ def big_file_view(target: str, content: str, report: TestReport | None, test_fil
     calls, named = called_definitions(target, content, report, test_files)
     spans += [_span_of(d, defs, lines, "called by the failing tests") for d in calls]
     spans += [_span_of(d, defs, lines, "named by the tests") for d in named]
-    head_end = min(defs[0].line - 1 if defs else 2 * WINDOW, 2 * WINDOW, len(lines))
-    if head_end >= 1 or not spans:  # the imports and constants, last in weight
-        spans.append(Span(1, max(head_end, min(len(lines), 2 * WINDOW) if not spans else head_end),
-                          "the start of the file"))
+    head_end = min(defs[0].line - 1 if defs else 2 * WINDOW, 2 * WINDOW, len(lines))  # imports, constants
+    if head_end >= 1 or not spans:
+        spans.append(Span(1, head_end if head_end >= 1 else min(len(lines), 2 * WINDOW), "the start of the file"))
     chosen = _merge(_within_cap(spans, lines, EXCERPTS_CAP))
     fence = "````" if "```" in content else "```"
     parts = []
