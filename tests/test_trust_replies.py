@@ -258,7 +258,7 @@ def test_the_called_definitions_are_those_of_the_failing_tests_first():
     content = big_module()
     tests = {"tests/test_big.py": BIG_TESTS}
     report = failing("E   assert -1 == 5", line=5, name="tests/test_big.py::test_f5001")
-    calls, named = called_definitions("big.py", content, report, tests)
+    calls, named = called_definitions(definitions("big.py", content), report, tests)
     assert [d.name for d in calls] == ["f5001"] and [d.name for d in named] == ["dispatch"]
 
 

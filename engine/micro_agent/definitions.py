@@ -8,8 +8,8 @@ registry can absorb `DEFINITION_PATTERNS` as it is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 _RUST_VIS = r"(?:pub(?:\([^)]*\))?\s+)?"
 # Per language: patterns whose first non-empty group is the definition's name, matched after the indent.
@@ -32,12 +32,11 @@ DEFINITION_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 LANGUAGE_OF_SUFFIX = {".py": "python", ".pyi": "python", ".rs": "rust",
                       **{s: "javascript" for s in (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")}}
-_COMPILED = {lang: re.compile(r"^(?P<indent>[ \t]*)(?:" + "|".join(patterns) + r")", re.M)
+_COMPILED = {lang: re.compile(r"(?P<indent>[ \t]*)(?:" + "|".join(patterns) + r")")
              for lang, patterns in DEFINITION_PATTERNS.items()}
 
 
-@dataclass(frozen=True)
-class Definition:
+class Definition(NamedTuple):
     name: str
     line: int  # 1-based
     indent: int  # columns of leading whitespace: 0 for a top-level definition
@@ -50,15 +49,12 @@ def definitions(path: str, text: str) -> list[Definition]:
     if pattern is None:
         return []
     found = []
-    line, position = 1, 0
-    for match in pattern.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
+    for number, line in enumerate(text.splitlines(), 1):
+        match = pattern.match(line)
+        if match is None:
+            continue
         name = next(g for g in match.groups()[1:] if g)
-        end = text.find("\n", match.start())
-        signature = text[match.start():end if end >= 0 else len(text)].strip()
-        found.append(Definition(name=name.strip(), line=line, indent=len(match.group("indent").expandtabs(4)),
-                                signature=signature[:120]))
+        found.append(Definition(name.strip(), number, len(match.group("indent").expandtabs(4)), line.strip()[:120]))
     return found
 
 

@@ -52,11 +52,11 @@ def failure_lines(target: str, report: TestReport | None, root: Path) -> list[in
     return list(dict.fromkeys(found))
 
 
-def called_definitions(target: str, content: str, report: TestReport | None,
+def called_definitions(defs: list[Definition], report: TestReport | None,
                        test_files: dict[str, str]) -> tuple[list[Definition], list[Definition]]:
     """(definitions the failing tests call, other definitions the test files name), in file order."""
     by_name: dict[str, list[Definition]] = {}
-    for definition in definitions(target, content):
+    for definition in defs:
         by_name.setdefault(definition.name, []).append(definition)
     failing_text = "\n".join(_failing_test_sources(report, test_files))
     failing = {n for n in _IDENTIFIER.findall(failing_text) if n in by_name}
@@ -74,7 +74,7 @@ def big_file_view(target: str, content: str, report: TestReport | None, test_fil
     defs = definitions(target, content)
     pointed = [line for line in failure_lines(target, report, root) if 1 <= line <= len(lines)]
     spans = [_span_around(line, defs, lines, "named by the failures") for line in pointed[:MAX_POINTED_LINES]]
-    calls, named = called_definitions(target, content, report, test_files)
+    calls, named = called_definitions(defs, report, test_files)
     spans += [_span_of(d, defs, lines, "called by the failing tests") for d in calls]
     spans += [_span_of(d, defs, lines, "named by the tests") for d in named]
     head_end = min(defs[0].line - 1 if defs else 2 * WINDOW, 2 * WINDOW, len(lines))  # imports, constants

@@ -23,7 +23,7 @@ FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P
 SEARCH_REPLACE = re.compile(
     r"^<{5,9} ?SEARCH[^\n]*\n(?P<search>.*?)^={5,9}[ \t]*\n(?P<replace>.*?)^>{5,9} ?REPLACE[^\n]*$", re.S | re.M
 )
-PATH_IN_INFO = re.compile(r"(?:path|file|filename|title)=[\"']?(?P<path>[^\s\"']+)")
+PATH_IN_INFO = re.compile(r"(?:path|file|filename)=[\"']?(?P<path>[^\s\"']+)")
 # A token that names a file: has a folder or an extension (`tests/x.py`, `calc.py`), not a language tag.
 PATH_LIKE = re.compile(r"[\w.\-/\\]*(?:/[\w.\-]+|\w\.[A-Za-z]\w{0,5})")
 # A line a model writes in place of code it left out: `# ... rest of the file unchanged`, `// … existing code`.
@@ -61,7 +61,7 @@ def parse_reply(reply: str, target: str, current: str) -> str:
 
 # ---------------------------------------------------------------------- which file a block is for
 def block_label(reply: str, block: re.Match[str]) -> str | None:
-    """The path a fenced block names: `path=…` (or `file=`, `title=`) or a path-like token in its info
+    """The path a fenced block names: `path=…` (or `file=`, `filename=`) or a path-like token in its info
     string (```` ```python tests/x.py ````, ```` ```python:x.py ````), else a line above it holding only a path."""
     info = block.group("info")
     if named := PATH_IN_INFO.search(info):
