@@ -17,7 +17,7 @@ from conftest import CALC_BUGGY, CALC_FIXED, CALC_TESTS, cmd_for_tests, fenced, 
 from micro_agent.definitions import definitions
 from micro_agent.excerpts import big_file_view, called_definitions, failure_lines, outline_text
 from micro_agent.prompts import FILE_CAP, PromptState, artisan_messages
-from micro_agent.replies import ReplyError, block_label, fragment_problem, names_target, parse_reply, FENCE
+from micro_agent.replies import FENCE, ReplyError, block_label, fragment_problem, names_target, parse_reply
 from micro_agent.reports import TestFailure, TestReport
 
 
@@ -121,7 +121,7 @@ def test_a_bug_at_line_10004_of_a_20000_line_file_reaches_the_prompt(tmp_path, m
     repo = make_repo(tmp_path / "big", {"big.py": big_module(), "tests/test_big.py": BIG_TESTS, "conftest.py": "",
                                         ".gitignore": ".micro-agent/\n"})
     artisan = model("artisan")
-    echo = fenced("def f5001(a, b):\n    return a + b\ndef f7500(a, b):\n    return a + b\n")  # whole file? no
+    echo = fenced("def f5001(a, b):\n    return a + b\ndef f7500(a, b):\n    return a + b\n")  # excerpts as a file
     model_server.script(artisan.removeprefix("openai/"), [echo, BIG_FIX])
     done, report = run_json(repo, "big.py", "tests/test_big.py", artisan, cli_env, "--simple", "2")
     assert done.returncode == 0 and report["outcome"] == "success", report["message"]
@@ -173,7 +173,8 @@ SMALL = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\
 def test_fragment_problem_names_what_is_missing_and_lets_small_rewrites_pass():
     many = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(20_000))
     problem = fragment_problem("big.py", many, "def f1():\n    return 1\n\ndef f2():\n    return 2\n")
-    assert problem.startswith("the reply holds 2 of the 20,000 definitions in big.py (missing: f0, f3, f4, f5, f6, …)")
+    assert problem.startswith("the reply holds 2 of the 20,000 definitions in big.py "
+                              "(missing: f0, f3, f4, f5, f6, …)")
     assert problem.endswith("reply with the whole file or with SEARCH/REPLACE blocks")
     assert fragment_problem("calc.py", SMALL, SMALL.replace("a - b", "a + b").split("\n\n\ndef _helper")[0]) is None
     assert fragment_problem("calc.py", SMALL, "def add(a, b):\n    return a + b\n") is None  # 2 of 3 dropped: allowed

@@ -27,8 +27,8 @@ PATH_IN_INFO = re.compile(r"(?:path|file|filename)=[\"']?(?P<path>[^\s\"']+)")
 # A token that names a file: has a folder or an extension (`tests/x.py`, `calc.py`), not a language tag.
 PATH_LIKE = re.compile(r"[\w.\-/\\]*(?:/[\w.\-]+|\w\.[A-Za-z]\w{0,5})")
 # A line a model writes in place of code it left out: `# ... rest of the file unchanged`, `// … existing code`.
-ELISION = re.compile(r"^[ \t]*(?:#|//|/\*|\*|--)[^\n]*?(?:\.\.\.|…)[^\n]*?\b(?:rest|unchanged|existing|remaining|omitted|"
-                     r"same|other|previous|as before)\b[^\n]*$", re.I | re.M)
+ELISION = re.compile(r"^[ \t]*(?:#|//|/\*|\*|--)[^\n]*?(?:\.\.\.|…)[^\n]*?"
+                     r"\b(?:rest|unchanged|existing|remaining|omitted|same|other|previous|as before)\b[^\n]*$", re.I | re.M)
 
 # A whole-file reply is a fragment when it drops more than half of the file's definitions (and at least this many):
 MIN_DROPPED_DEFINITIONS = 3

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from lsp_support import (CALC_BUGGY, CALC_FIXED, CALC_TESTS, RecordingClient, calc_repo, execute, fenced, server_env,
+from lsp_support import (CALC_BUGGY, CALC_FIXED, CALC_TESTS, RecordingClient, calc_repo, execute, server_env,
                          start_client, stop_client, unique, uri, wait_finished)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
