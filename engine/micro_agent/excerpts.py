@@ -61,6 +61,7 @@ def called_definitions(defs: list[Definition], report: TestReport | None,
     failing_text = "\n".join(_failing_test_sources(report, test_files))
     failing = {n for n in _IDENTIFIER.findall(failing_text) if n in by_name}
     named = {n for text in test_files.values() for n in _IDENTIFIER.findall(text) if n in by_name} - failing
+
     def pick(names: set[str]) -> list[Definition]:
         return sorted((d for n in names for d in by_name[n]), key=lambda d: d.line)
 
