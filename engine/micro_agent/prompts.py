@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .excerpts import big_file_view
 from .reports import TestReport
 from .runners import runner_name
 from .summary import Attempt
@@ -58,6 +59,23 @@ def in_file_tests_note(s: PromptState) -> list[str]:
     return [f"{s.target} holds tests of its own (its `#[cfg(test)]` module): keep them exactly as they are."]
 
 
+def is_big(s: PromptState) -> bool:
+    """The target is too large to show whole: the prompts show excerpts and ask for SEARCH/REPLACE blocks."""
+    return len(s.target_content) > FILE_CAP
+
+
+def target_section(s: PromptState) -> str:
+    """The file to fix: whole, or (larger than FILE_CAP) the code the failures point at and an outline."""
+    if not is_big(s):
+        return f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}"
+    lines = len(s.target_content.splitlines())
+    view = big_file_view(s.target, s.target_content, s.last_report, s.test_files, s.root, tag=language(s.target)[1])
+    return (f"## File to fix: {s.target} ({lines:,} lines, {len(s.target_content):,} characters: too large to show "
+            f"whole)\nShown: the code the failing tests point at, then an outline of the rest. It is "
+            f"changed with SEARCH/REPLACE blocks whose SEARCH lines are copied exactly from these excerpts.\n\n"
+            f"{view}")
+
+
 def fenced(path: str, content: str, cap: int = FILE_CAP) -> str:
     tag = language(path)[1]
     if len(content) > cap:
@@ -92,6 +110,16 @@ def _tail(text: str, cap: int) -> str:
     return text if len(text) <= cap else "[truncated] …\n" + text[-cap:]
 
 
+BIG_FILE_SYSTEM = """You are the artisan of Micro Agent, a test-driven coding loop. You change source code so \
+that its tests pass. Never weaken or edit the tests. {target} is too large to repeat: you see excerpts of it. \
+Reply with one or more SEARCH/REPLACE blocks that change {target}, never with the whole file:
+<<<<<<< SEARCH
+exact lines copied from an excerpt of {target}, enough of them to match one place
+=======
+replacement lines
+>>>>>>> REPLACE
+Keep the explanation to one or two sentences before the blocks."""
+
 ARTISAN_SYSTEM = """You are the artisan of Micro Agent, a test-driven coding loop. You change source code so \
 that its tests pass. Never weaken or edit the tests. Reply with the complete new content of {target} in a \
 single fenced code block (```{tag} path={target}). For a very large file you may instead reply with one or \
@@ -106,8 +134,7 @@ Keep the explanation to one or two sentences before the code."""
 
 def artisan_messages(s: PromptState) -> list[dict[str, str]]:
     tag = language(s.target)[1]
-    parts = [f"Objective: {s.objective}", tests_line(s),
-             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}", *in_file_tests_note(s)]
+    parts = [f"Objective: {s.objective}", tests_line(s), target_section(s), *in_file_tests_note(s)]
     parts += test_file_sections(s)
     parts += [f"## Related file (read only): {path}\n{fenced(path, text)}" for path, text in s.context_files.items()]
     parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
@@ -119,8 +146,12 @@ def artisan_messages(s: PromptState) -> list[dict[str, str]]:
         parts.append(f"## Notes from the librarian\n{s.librarian_notes}")
     if s.critic_notes:
         parts.append(f"## Review of the previous attempt\n{s.critic_notes}")
-    parts.append(f"Reply with the whole corrected {s.target}.")
-    return [{"role": "system", "content": ARTISAN_SYSTEM.format(target=s.target, tag=tag)},
+    if is_big(s):
+        parts.append(f"Reply with SEARCH/REPLACE blocks that fix {s.target}.")
+    else:
+        parts.append(f"Reply with the whole corrected {s.target}.")
+    system = BIG_FILE_SYSTEM if is_big(s) else ARTISAN_SYSTEM
+    return [{"role": "system", "content": system.format(target=s.target, tag=tag)},
             {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -132,8 +163,7 @@ FILES: the paths of the related files the artisan should read, one per line (onl
 
 
 def librarian_messages(s: PromptState, candidates: dict[str, str]) -> list[dict[str, str]]:
-    parts = [f"Objective: {s.objective}", tests_line(s),
-             f"## File to fix: {s.target}\n{fenced(s.target, s.target_content)}", *in_file_tests_note(s)]
+    parts = [f"Objective: {s.objective}", tests_line(s), target_section(s), *in_file_tests_note(s)]
     parts += test_file_sections(s)
     parts += [f"## Candidate related file: {path}\n{fenced(path, text, cap=8000)}" for path, text in candidates.items()]
     parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
