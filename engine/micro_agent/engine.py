@@ -19,12 +19,14 @@ from .budget import BudgetExhausted, BudgetPool
 from .config import RunRequest, Tier
 from .context import related_files
 from .controls import Controls, RunInterrupted
+from .judge import judge_candidate
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
                      TierStarted, Warned)
 from .prompts import PromptState, artisan_messages, critic_messages, librarian_choice, librarian_messages
 from .replies import ReplyError, parse_reply
 from .reports import RunReport, TestReport, TierResult
+from .runlock import RunInProgress, RunLock
 from .runners import find_test_files, run_tests
 from .summary import Attempt, accumulate, describe_change, report_errors, tier_header, tier_summary
 from .workspace import Workspace, WorkspaceError
@@ -64,14 +66,15 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     try:
         emit(RunStarted(run_id=request.run_id, target=request.target, objective=request.objective,
                         test_command=request.test_command, root=str(request.root), tiers=plans))
-        _Loop(request, plans, emit, controls or Controls(), report).run()
+        with RunLock(request.root, request.target, request.run_id):
+            _Loop(request, plans, emit, controls or Controls(), report).run()
     except BudgetExhausted as exc:
         report.outcome, report.message = "budget_exhausted", exc.message()
     except (RunInterrupted, KeyboardInterrupt):
         report.outcome, report.message = "interrupted", "Interrupted: the user's files are unchanged."
     except TestsBroken as exc:
         report.outcome, report.message = "error", str(exc)
-    except WorkspaceError as exc:
+    except (WorkspaceError, RunInProgress) as exc:
         report.outcome, report.message = "error", str(exc)
     except Exception as exc:  # a bug of ours: report it, never take the caller down
         report.outcome = "error"
@@ -127,9 +130,17 @@ class _Loop:
         # Candidates build in a cargo target folder of their own, kept between runs for speed.
         self.test_env = {"CARGO_TARGET_DIR": str(request.root / STATE_DIR / "cargo-target")}
         self.model_answered = False
+        self.test_side_effects: list[str] = []  # what the user's own code changes when its tests run
+
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if hasattr(self, "ws"):
+                self.report.ref = self.ws.ref  # None once a run that committed no candidate dropped its ref
 
     # ------------------------------------------------------------------ the run
-    def run(self) -> None:
+    def _run(self) -> None:
         req = self.req
         # While a candidate's tests run, the pool commits it and (full mode) the critic reviews it.
         # It is drained before the worktree goes.
@@ -169,6 +180,7 @@ class _Loop:
                             remaining_minutes=self.budget.remaining_minutes()))
 
     def _succeed(self, tier_index: int) -> None:
+        """The tests pass (confirmed on a pristine copy): apply the fix, or say honestly why it was not."""
         tier = self.report.tiers[tier_index]
         tier.solved = True
         self.report.outcome, self.report.solved_by_tier = "success", tier.name
@@ -180,8 +192,11 @@ class _Loop:
         try:
             written = self.ws.apply()
         except WorkspaceError as exc:
-            self.report.message = f"Solved by {tier.name}, but not applied: {exc} The fix is kept on {self.ws.ref}."
+            self.report.outcome = "solved_not_applied"
+            self.report.kept_at = self.ws.ref or keep_patch(self.req.root, self.req.run_id, self.report.diff)
+            self.report.message = f"Solved by {tier.name}, but {exc} {kept_message(self.report)}"
             return
+        self.report.applied = True
         self.report.message = f"Solved by {tier.name}; updated {', '.join(written)}."
 
     def _fail(self) -> None:
@@ -191,7 +206,7 @@ class _Loop:
             self.report.message = "No model could be reached: " + "; ".join(
                 e.removeprefix("model unavailable: ") for e in self.ended_because)
             return
-        where = f" The attempts are on {self.ws.ref}." if self.ws.ref else ""
+        where = f" The attempts are on {self.ws.ref}." if self.ws.ref and self.ws.has_candidates else ""
         self.report.message = "Not solved: every tier ran out of iterations." + where
 
     # ------------------------------------------------------------------ one tier
@@ -212,6 +227,7 @@ class _Loop:
                                        iteration=iteration, max_iterations=tier.max_iterations,
                                        total_iterations=self.budget.iterations,
                                        cost_so_far_usd=self.budget.spent_usd))
+            self.ws.restore()  # every test run starts from the user's files, only the target as last written
             state = PromptState(root=self.ws.path, objective=self.req.objective, target=self.req.target,
                                 target_content=self.ws.read(self.req.target), test_command=self.req.test_command,
                                 test_files=self.test_files, last_report=last, attempts=list(attempts),
@@ -306,8 +322,21 @@ class _Loop:
         report = run_tests(self.req.test_command, self.ws.path,
                            timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
                            cancel=self.controls.cancelled, env=self.test_env)
+        report = self._judged(report, iteration)
         self.emit(TestsFinished(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, report=report))
         return report
+
+    def _judged(self, report: TestReport, iteration: int) -> TestReport:
+        """A candidate's verdict counts only if its run changed nothing but the target and a pristine copy agrees."""
+        if iteration == 0:  # the user's own code: what its tests change is theirs to change
+            self.test_side_effects = self.ws.stray_changes()
+            return report
+
+        def rerun(path: Path) -> TestReport:
+            return run_tests(self.req.test_command, path, timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
+                             cancel=self.controls.cancelled, env=self.test_env)
+
+        return judge_candidate(self.ws, report, self.req.target, self.test_side_effects, rerun)
 
     def _read_test_files(self) -> dict[str, str]:
         paths = self.req.test_files or [p.relative_to(self.ws.path).as_posix()
@@ -331,6 +360,27 @@ class _Loop:
                 break
             files[rel], size = text, size + len(text)
         return files
+
+
+def keep_patch(root: Path, run_id: str, diff: str) -> str | None:
+    """Keep an unapplied fix of a project without git as `.micro-agent/fixes/<run_id>.diff`; its path, or None."""
+    path = root / STATE_DIR / "fixes" / f"{run_id}.diff"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(diff, encoding="utf-8")
+    except OSError:
+        return None
+    return str(path)
+
+
+def kept_message(report: RunReport) -> str:
+    """Where an unapplied fix is kept, and how to look at it."""
+    if report.kept_at and report.kept_at.startswith("refs/"):
+        return (f"The fix is kept on {report.kept_at}: see it with `git show {report.kept_at}:./{report.target}` "
+                f"or `micro-agent audit show {report.run_id[:8]}`.")
+    if report.kept_at:
+        return f"The fix is kept in {report.kept_at} (apply it with `git apply` or `patch -p1`)."
+    return "The fix is in the report's diff (--json) only."
 
 
 def _review_notes(review: Future[str] | None, passed: bool) -> str:
