@@ -85,7 +85,7 @@ def end_message(report: RunReport) -> str:
         by = f" by {report.solved_by_tier}" if report.solved_by_tier else ""
         return f"fixed{by} in {iterations} · {cost}"
     label = {"failed": "not fixed", "budget_exhausted": "budget spent", "interrupted": "cancelled",
-             "error": "stopped"}[report.outcome]
+             "error": "stopped", "solved_not_applied": "fixed but not applied"}[report.outcome]
     return f"{label} after {iterations} · {cost}"
 
 
@@ -99,6 +99,8 @@ def finished_message(report: RunReport, target: str) -> tuple[types.MessageType,
             return types.MessageType.Info, f"Micro Agent: the tests of {target} already pass; nothing to fix."
         by = f" (tier {report.solved_by_tier})" if report.solved_by_tier else ""
         return types.MessageType.Info, f"Micro Agent fixed {target} in {iterations}{by}, {cost}."
+    if report.outcome == "solved_not_applied":
+        return types.MessageType.Warning, f"Micro Agent fixed {target}, but the fix was not applied: {report.message}"
     if report.outcome == "interrupted":
         return types.MessageType.Info, f"Micro Agent run on {target} cancelled after {iterations}; nothing was changed."
     why = f": {report.message}" if report.message else ""

@@ -302,9 +302,10 @@ async def drive(ls: MicroAgentServer, run: ActiveRun, files: RunFiles, request: 
             loop.call_soon_threadsafe(bridge.on_event, event)
 
         report = await asyncio.to_thread(_run_engine, request, observe, run.controls)
-        view.end(end_message(report))
         if report.outcome == "success":
             note = await deliver_fix(ls, run, files, report)
+            await _record_delivery(request, report, applied=note is None)
+        view.end(end_message(report))
         _final_diagnostics(ls, files, report, bridge.initial_report, fixed=note is None)
     except Exception as exc:  # the engine promises not to raise; a bug here must not lose the run's end
         log.exception("the run on %s failed", run.target)
@@ -321,6 +322,19 @@ async def drive(ls: MicroAgentServer, run: ActiveRun, files: RunFiles, request: 
         ls.protocol.notify(RUN_FINISHED, summary)
     kind, message = finished_message(report, run.target)
     ls.show(note or message, types.MessageType.Warning if note else kind)
+
+
+async def _record_delivery(request: RunRequest, report: RunReport, applied: bool) -> None:
+    """The engine ran with apply=False: the run's outcome depends on whether the editor took the fix."""
+    if applied:
+        report.applied = bool(report.changed_files)
+        return
+    report.outcome, report.applied, report.kept_at = "solved_not_applied", False, report.ref
+    if request.audit_db_path is not None:
+        from micro_agent.audit import record_outcome
+
+        await asyncio.to_thread(record_outcome, request.audit_db_path, report.run_id, report.outcome,
+                                lambda message: log.warning("%s", message))
 
 
 def _final_diagnostics(ls: MicroAgentServer, files: RunFiles, report: RunReport, initial: TestReport | None,

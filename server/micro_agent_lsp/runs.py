@@ -112,6 +112,7 @@ def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
         "solvedByTier": report.solved_by_tier,
         "message": report.message,
         "ref": report.ref,
+        "applied": report.applied,  # false on solved_not_applied: the fix is kept on `ref`
     }
 
 
