@@ -263,3 +263,31 @@ def test_refs_are_kept_only_for_runs_with_candidates_and_audit_prune_removes_old
     assert everything.returncode == 0 and "Removed 1 run ref" in everything.stdout
     assert run_refs(calc_repo) == []
     assert "prune" in micro_agent(["audit", "--help"], calc_repo, cli_env).stdout
+
+
+def test_an_audit_db_of_schema_1_migrates_and_keeps_its_runs(tmp_path):
+    from micro_agent import audit
+
+    db = tmp_path / "audit.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    audit.migrate(conn, audit.MIGRATIONS[:1])  # a database written before solved_not_applied existed
+    conn.execute("INSERT INTO runs (run_id, started_at, target, outcome) VALUES ('old', '2025-01-01', 'a.py', 'success')")
+    conn.execute("INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration, test_status, "
+                 "created_at) VALUES ('old', 0, 'simple', 'simple', 'm', 1, 'passed', '2025-01-01')")
+    try:
+        conn.execute("UPDATE runs SET outcome = 'solved_not_applied'")
+        raise AssertionError("schema 1 should refuse the new outcome")
+    except sqlite3.IntegrityError:
+        pass
+    conn.close()
+
+    migrated = audit.open_db(db)
+    assert audit.schema_version(migrated) == audit.SCHEMA_VERSION == 2
+    assert [r["outcome"] for r in audit.list_runs(migrated)] == ["success"]
+    assert len(audit.get_attempts(migrated, "old")) == 1
+    migrated.close()
+    audit.record_outcome(db, "old", "solved_not_applied")
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT outcome FROM runs").fetchall() == [("solved_not_applied",)]
+        indexes = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"runs_by_target", "runs_by_start"} <= indexes
