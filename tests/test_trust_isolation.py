@@ -291,3 +291,32 @@ def test_an_audit_db_of_schema_1_migrates_and_keeps_its_runs(tmp_path):
         assert check.execute("SELECT outcome FROM runs").fetchall() == [("solved_not_applied",)]
         indexes = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"runs_by_target", "runs_by_start"} <= indexes
+
+
+def test_without_git_a_project_marker_is_the_root_and_an_unapplied_fix_is_kept_as_a_patch(tmp_path, model_server,
+                                                                                         model, cli_env):
+    project = tmp_path / "plain"
+    (project / "tests").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'plain'\n")
+    (project / "calc.py").write_text(CALC_BUGGY)
+    (project / "tests" / "test_calc.py").write_text(CALC_TESTS)
+    (project / "tests" / "conftest.py").write_text(
+        "import sys, pathlib\nsys.path.insert(0, str(pathlib.Path(__file__).parents[1]))\n")
+    user_edit = CALC_BUGGY + "# mine\n"
+
+    def edit_then_fix(request: dict) -> str:
+        (project / "calc.py").write_text(user_edit)
+        return fenced(CALC_FIXED)
+
+    artisan = model("artisan")
+    model_server.script(artisan.removeprefix("openai/"), [edit_then_fix])
+    done, report = run_json(["--artisan", artisan], project / "tests", cli_env, target="../calc.py")
+
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert report["outcome"] == "solved_not_applied" and report["ref"] is None
+    patch = project / ".micro-agent" / "fixes" / f"{report['run_id']}.diff"
+    assert report["kept_at"] == str(patch) and f"kept in {patch}" in report["message"]
+    assert (project / "calc.py").read_text() == user_edit
+    (project / "calc.py").write_text(CALC_BUGGY)
+    subprocess.run(["git", "apply", str(patch)], cwd=project, check=True)  # the patch is the fix
+    assert (project / "calc.py").read_text() == CALC_FIXED

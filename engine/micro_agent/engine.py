@@ -19,13 +19,14 @@ from .budget import BudgetExhausted, BudgetPool
 from .config import RunRequest, Tier
 from .context import related_files
 from .controls import Controls, RunInterrupted
-from .judge import judge_candidate
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
                      TierStarted, Warned)
+from .judge import judge_candidate
 from .prompts import PromptState, artisan_messages, critic_messages, librarian_choice, librarian_messages
 from .replies import ReplyError, parse_reply
 from .reports import RunReport, TestReport, TierResult
+from .refs import keep_patch, kept_message
 from .runlock import RunInProgress, RunLock
 from .runners import find_test_files, run_tests
 from .summary import Attempt, accumulate, describe_change, report_errors, tier_header, tier_summary
@@ -333,7 +334,8 @@ class _Loop:
             return report
 
         def rerun(path: Path) -> TestReport:
-            return run_tests(self.req.test_command, path, timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
+            return run_tests(self.req.test_command, path,
+                             timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
                              cancel=self.controls.cancelled, env=self.test_env)
 
         return judge_candidate(self.ws, report, self.req.target, self.test_side_effects, rerun)
@@ -360,27 +362,6 @@ class _Loop:
                 break
             files[rel], size = text, size + len(text)
         return files
-
-
-def keep_patch(root: Path, run_id: str, diff: str) -> str | None:
-    """Keep an unapplied fix of a project without git as `.micro-agent/fixes/<run_id>.diff`; its path, or None."""
-    path = root / STATE_DIR / "fixes" / f"{run_id}.diff"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(diff, encoding="utf-8")
-    except OSError:
-        return None
-    return str(path)
-
-
-def kept_message(report: RunReport) -> str:
-    """Where an unapplied fix is kept, and how to look at it."""
-    if report.kept_at and report.kept_at.startswith("refs/"):
-        return (f"The fix is kept on {report.kept_at}: see it with `git show {report.kept_at}:./{report.target}` "
-                f"or `micro-agent audit show {report.run_id[:8]}`.")
-    if report.kept_at:
-        return f"The fix is kept in {report.kept_at} (apply it with `git apply` or `patch -p1`)."
-    return "The fix is in the report's diff (--json) only."
 
 
 def _review_notes(review: Future[str] | None, passed: bool) -> str:

@@ -1,4 +1,4 @@
-"""The runs' git refs, `refs/micro-agent/<run_id>`: list them, and prune those of old runs.
+"""The runs' git refs, `refs/micro-agent/<run_id>`: list them, prune those of old runs, say where a fix is kept.
 
 A run keeps its candidates on its ref so `micro-agent audit show` can print their diffs and an unapplied
 fix is not lost. A run that committed no candidate leaves no ref (see workspace.py); the refs of old runs
@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .reports import RunReport
 from .workspace import REF_PREFIX, git, prune_stale
 
 
@@ -45,3 +46,24 @@ def prune_refs(repo: Path, older_than_days: float, keep: set[str] = frozenset(),
             git(["update-ref", "-d", ref.name], repo)
         prune_stale(repo)
     return removed, kept
+
+
+def keep_patch(root: Path, run_id: str, diff: str) -> str | None:
+    """Keep an unapplied fix of a project without git as `.micro-agent/fixes/<run_id>.diff`; its path, or None."""
+    path = root / ".micro-agent" / "fixes" / f"{run_id}.diff"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(diff, encoding="utf-8")
+    except OSError:
+        return None
+    return str(path)
+
+
+def kept_message(report: RunReport) -> str:
+    """Where an unapplied fix is kept, and how to look at it."""
+    if report.kept_at and report.kept_at.startswith("refs/"):
+        return (f"The fix is kept on {report.kept_at}: see it with `git show {report.kept_at}:./{report.target}` "
+                f"or `micro-agent audit show {report.run_id[:8]}`.")
+    if report.kept_at:
+        return f"The fix is kept in {report.kept_at} (apply it with `git apply` or `patch -p1`)."
+    return "The fix is in the report's diff (--json) only."

@@ -184,7 +184,6 @@ class Workspace:
         self._seed: dict[str, bytes | None] = {}  # written paths: their content in the seed (None: absent)
         self._written: dict[str, bytes] = {}  # written paths: what was last written there
         self._cleaned = False
-        self._owns_ref = True  # cleanup() drops the ref when no candidate was committed on it
 
     # -- creation ---------------------------------------------------------------------------------
 
@@ -301,7 +300,8 @@ class Workspace:
         """Paths (relative to `path`) that now differ from the seed, besides the written files' last-written
         content: what a candidate or its tests changed that they must not. Caches and linked folders are
         not counted; neither are files git ignores."""
-        changed = git(["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", self._base, "--"], self._top)
+        changed = git(["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--ignore-submodules=all",
+                       self._base, "--"], self._top)
         new = git(["ls-files", "-z", "--others", "--exclude-standard"], self._top)
         written = {_top_rel(self.path, self._top, rel) for rel in self._written}
         stray = {rel for rel in [*changed.split("\0"), *new.split("\0")]
@@ -320,7 +320,6 @@ class Workspace:
             path = top / self.path.relative_to(self._top)
             copy = Workspace(self.root, path, self.run_id, top=top, repo=repo, ref=None, base=self._base,
                              disk_at_create={})
-            copy._owns_ref = False
             copy.write({rel: content.decode("utf-8") for rel, content in self._written.items()})
             _link_dirs(self._repo or self.root, top)
             if path != top:
@@ -412,7 +411,7 @@ class Workspace:
         if self._cleaned:
             return
         self._cleaned = True
-        if self._owns_ref and self.ref is not None and not self.has_candidates and self._repo is not None:
+        if self.ref is not None and self._repo is not None and not self.has_candidates:
             git(["update-ref", "-d", self.ref, self._base], self._repo, check=False)
             self.ref = None
         _remove_temp(self._top, repo=self._repo)
