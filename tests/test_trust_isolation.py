@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from micro_agent.runlock import lock_path
+
 from conftest import BIN, CALC_BUGGY, CALC_FIXED, CALC_TESTS, GIT_ENV, cmd_for_tests, fenced, micro_agent
 
 WRONG = CALC_BUGGY.replace("return a - b", "return a * b")  # add(2, 3) == 6: still fails
@@ -54,6 +56,13 @@ def attempts(repo: Path, run_id: str) -> list[dict]:
 def outcome_in_db(repo: Path, run_id: str) -> str:
     with sqlite3.connect(repo / ".micro-agent" / "audit.db") as conn:
         return conn.execute("SELECT outcome FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+
+
+def lock_holder(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # between the takeover's unlink and its write
+        return {}
 
 
 def flat(text: str) -> str:
@@ -174,16 +183,20 @@ def test_a_fix_that_cannot_be_applied_is_not_plain_success(calc_repo, model_serv
 def test_a_second_run_on_the_same_file_is_told_at_once(calc_repo, model_server, model, cli_env):
     artisan = model("artisan")
     model_server.script(artisan.removeprefix("openai/"), [{"content": fenced(CALC_FIXED), "delay": 12}])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = lock_path(calc_repo, "calc.py")  # left by a killed run: taken over
+    stale.parent.mkdir(parents=True)
+    stale.write_text(json.dumps({"run_id": "killed-run", "pid": dead.pid}))
     exe = str(BIN / "micro-agent")
     first = subprocess.Popen([exe, "run", "calc.py", "-t", cmd_for_tests(), "--json", "--artisan", artisan],
                              cwd=calc_repo, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         locks = calc_repo / ".micro-agent" / "locks"
         deadline = time.monotonic() + 60
-        while not list(locks.glob("*.lock")) and time.monotonic() < deadline:
+        while (holder := lock_holder(stale)).get("run_id") in (None, "killed-run") and time.monotonic() < deadline:
             time.sleep(0.1)
-        [lock] = list(locks.glob("*.lock"))
-        holder = json.loads(lock.read_text())
+        assert list(locks.glob("*.lock")) == [stale] and holder["pid"] == first.pid
 
         started = time.monotonic()
         second, report = run_json(["--artisan", artisan], calc_repo, cli_env)
