@@ -284,7 +284,8 @@ def test_an_audit_db_of_schema_1_migrates_and_keeps_its_runs(tmp_path):
     db = tmp_path / "audit.db"
     conn = sqlite3.connect(db, isolation_level=None)
     audit.migrate(conn, audit.MIGRATIONS[:1])  # a database written before solved_not_applied existed
-    conn.execute("INSERT INTO runs (run_id, started_at, target, outcome) VALUES ('old', '2025-01-01', 'a.py', 'success')")
+    conn.execute("INSERT INTO runs (run_id, started_at, target, outcome) "
+                 "VALUES ('old', '2025-01-01', 'a.py', 'success')")
     conn.execute("INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration, test_status, "
                  "created_at) VALUES ('old', 0, 'simple', 'simple', 'm', 1, 'passed', '2025-01-01')")
     try:

@@ -28,8 +28,7 @@ from .workspace import REF_PREFIX
 EXIT_OK = 0
 EXIT_USAGE = 2
 OUTCOME_STYLES = {"success": "green", "solved_not_applied": "yellow", "failed": "red", "budget_exhausted": "yellow",
-                  "interrupted": "yellow",
-                  "error": "red"}
+                  "interrupted": "yellow", "error": "red"}
 STATUS_STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
 CANDIDATE_SUBJECT = re.compile(r"^micro-agent (?P<run>\S+) tier (?P<tier>\d+) iteration (?P<iteration>\d+)$")
 

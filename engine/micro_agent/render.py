@@ -12,8 +12,7 @@ from .events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinis
 from .reports import RunReport
 
 OUTCOME_STYLE = {"success": "bold green", "solved_not_applied": "bold yellow", "failed": "bold red",
-                 "budget_exhausted": "bold yellow",
-                 "interrupted": "yellow", "error": "bold red"}
+                 "budget_exhausted": "bold yellow", "interrupted": "yellow", "error": "bold red"}
 STATUS_MARK = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]"}
 
 

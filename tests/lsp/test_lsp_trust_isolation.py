@@ -57,7 +57,8 @@ async def test_a_candidate_that_rewrites_the_tests_is_never_applied(client: Reco
     model_server.script(model, [fenced(REWRITES_TESTS + f"# try {n}\n") for n in (1, 2)])
     client.editor.open(root / "calc.py")
     edits_before = len(fixes(client))
-    run_id = (await execute(client, "microAgent.run", {"uri": uri(root / "calc.py"), "tierConfig": "tiers.json"}))["runId"]
+    started = await execute(client, "microAgent.run", {"uri": uri(root / "calc.py"), "tierConfig": "tiers.json"})
+    run_id = started["runId"]
     finished = await wait_finished(client, run_id, timeout=120)
 
     assert finished["outcome"] == "failed" and finished["applied"] is False and finished["iterations"] == 2
