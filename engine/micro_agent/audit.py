@@ -19,7 +19,11 @@ from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
 from .summary import Attempt, accumulate, tier_header, tier_summary
 
 BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run
-OUTCOMES = ("success", "failed", "budget_exhausted", "interrupted", "error")
+# The outcomes a run row may hold (reports.Outcome). Schema 1 knew the first five; schema 2 added solved_not_applied.
+_OUTCOMES_V1 = ("success", "failed", "budget_exhausted", "interrupted", "error")
+OUTCOMES = (*_OUTCOMES_V1, "solved_not_applied")
+_RUNS_COLUMNS = ("run_id, started_at, finished_at, target, objective, outcome, solved_by_tier, total_iterations, "
+                 "total_cost_usd, root")
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
 # Never edit a released step; append a new one (columns go at the end of their table).
@@ -31,7 +35,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             finished_at      TEXT,
             target           TEXT NOT NULL,
             objective        TEXT NOT NULL DEFAULT '',
-            outcome          TEXT CHECK (outcome IS NULL OR outcome IN {OUTCOMES}),
+            outcome          TEXT CHECK (outcome IS NULL OR outcome IN {_OUTCOMES_V1}),
             solved_by_tier   TEXT,
             total_iterations INTEGER NOT NULL DEFAULT 0,
             total_cost_usd   REAL NOT NULL DEFAULT 0,
@@ -68,6 +72,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_start ON runs (started_at)",
         "CREATE INDEX attempts_by_run ON tier_attempts (run_id, id)",
         "CREATE INDEX escalations_by_run ON escalations (run_id, id)",
+    ),
+    (  # 2: runs.outcome accepts solved_not_applied (SQLite cannot alter a CHECK: rebuild the table)
+        f"""CREATE TABLE runs_v2 (
+            run_id           TEXT PRIMARY KEY,
+            started_at       TEXT NOT NULL,
+            finished_at      TEXT,
+            target           TEXT NOT NULL,
+            objective        TEXT NOT NULL DEFAULT '',
+            outcome          TEXT CHECK (outcome IS NULL OR outcome IN {OUTCOMES}),
+            solved_by_tier   TEXT,
+            total_iterations INTEGER NOT NULL DEFAULT 0,
+            total_cost_usd   REAL NOT NULL DEFAULT 0,
+            root             TEXT
+        )""",
+        f"INSERT INTO runs_v2 ({_RUNS_COLUMNS}) SELECT {_RUNS_COLUMNS} FROM runs",
+        "DROP TABLE runs",
+        "ALTER TABLE runs_v2 RENAME TO runs",
+        "CREATE INDEX runs_by_target ON runs (target, started_at)",
+        "CREATE INDEX runs_by_start ON runs (started_at)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -234,6 +257,19 @@ class AuditLog:
                 (iso_utc(event.at), report.outcome, report.solved_by_tier, report.total_iterations,
                  report.total_cost_usd, event.run_id),
             )
+
+
+def record_outcome(db_path: Path, run_id: str, outcome: str, warn: Callable[[str], None] = _stderr_warning) -> None:
+    """Correct a finished run's outcome (the language server learns only after the run whether the editor
+    applied the fix). Best effort, like every write: a failure warns and returns."""
+    try:
+        conn = open_db(db_path)
+        try:
+            conn.execute("UPDATE runs SET outcome = ? WHERE run_id = ?", (outcome, run_id))
+        finally:
+            conn.close()
+    except Exception as exc:
+        warn(f"micro-agent: audit log {db_path} not written ({_reason(exc)}); the run goes on")
 
 
 # ---------------------------------------------------------------- reading

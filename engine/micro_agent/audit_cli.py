@@ -27,8 +27,8 @@ from .workspace import REF_PREFIX
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-OUTCOME_STYLES = {"success": "green", "failed": "red", "budget_exhausted": "yellow", "interrupted": "yellow",
-                  "error": "red"}
+OUTCOME_STYLES = {"success": "green", "solved_not_applied": "yellow", "failed": "red", "budget_exhausted": "yellow",
+                  "interrupted": "yellow", "error": "red"}
 STATUS_STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
 CANDIDATE_SUBJECT = re.compile(r"^micro-agent (?P<run>\S+) tier (?P<tier>\d+) iteration (?P<iteration>\d+)$")
 
@@ -41,13 +41,13 @@ class UsageProblem(Exception):
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `audit runs|show|export` to the main CLI's subcommands."""
+    """Add `audit runs|show|export|prune` to the main CLI's subcommands."""
     parser = subparsers.add_parser(
         "audit", help="list, show and export the recorded runs (the SQLite audit log)",
         description="Read the audit log: every attempt of every run, with its tier, model, tests, cost and diff.",
     )
     parser.set_defaults(handler=run)
-    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export}", required=True)
+    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export,prune}", required=True)
 
     runs = commands.add_parser("runs", help="the recorded runs, newest first")
     runs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N runs (50)")
@@ -60,9 +60,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=["json", "csv"], default="json", help="json (default) or csv")
     export.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of stdout")
 
+    prune = commands.add_parser(
+        "prune", help="remove the git refs (refs/micro-agent/<run>) of old runs",
+        description="Remove refs/micro-agent/<run_id> of runs older than --older-than days, and the worktrees "
+                    "killed runs left behind. Runs going on now keep theirs. The audit rows stay.")
+    prune.add_argument("--older-than", type=_days, default=30.0, metavar="DAYS",
+                       help="remove refs whose newest candidate is older than DAYS (default 30; 0: all)")
+    prune.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
+
     for sub in (runs, show, export):
         sub.add_argument("--db", type=Path, metavar="PATH",
                          help="the audit database (default: auditDbPath of micro-agent.yml, .micro-agent/audit.db)")
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -84,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     try:
         root = find_project_root(Path.cwd())
+        if args.audit_command == "prune":
+            return prune_command(out, root, args.older_than, args.dry_run)
         db_path = args.db or default_db_path(root)
         with _open_readonly(db_path) as conn:
             if args.audit_command == "runs":
@@ -161,6 +181,29 @@ def _find_run(conn: sqlite3.Connection, run_id: str, db_path: Path) -> dict:
         raise UsageProblem(f"no run {run_id!r} in {db_path}. "
                            "List the recorded runs with `micro-agent audit runs`.")
     return found
+
+
+# ---------------------------------------------------------------- prune
+
+
+def prune_command(out: Console, root: Path, older_than: float, dry_run: bool) -> int:
+    from .refs import prune_refs
+    from .runlock import locked_run_ids
+    from .workspace import WorkspaceError, git
+
+    try:
+        repo = Path(git(["rev-parse", "--show-toplevel"], root).strip())
+    except WorkspaceError:
+        raise UsageProblem(f"{root} is not in a git repository: run refs live in git, so there is nothing "
+                           "to prune. Run it from inside your project.") from None
+    removed, kept = prune_refs(repo, older_than, locked_run_ids(root), dry_run=dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    out.print(f"{verb} {len(removed)} run ref{'s' if len(removed) != 1 else ''} older than {older_than:g} days "
+              f"in {repo}; kept {len(kept)}.", markup=False)
+    for ref in removed:
+        out.print(f"  {ref.name}  ({local_time(datetime.fromtimestamp(ref.committed_at).astimezone().isoformat())})",
+                  markup=False)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- runs

@@ -1,7 +1,9 @@
 """`micro-agent` / `ma-loop`: run the loop on a file, start the language server, read the audit log.
 
 The CLI is a face: it parses flags, builds a RunRequest, renders the engine's events, and maps the
-outcome to the exit status (0 solved · 1 not solved · 2 usage or config error · 3 budget · 130 interrupted).
+outcome to the exit status: 0 solved (and applied) · 1 not solved · 2 usage or config error (also: another
+run is fixing the file) · 3 budget · 4 solved but not applied (the file changed meanwhile; the fix is kept
+on the run's ref) · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="micro-agent", description="Fixes code until its tests pass.")
+    parser = argparse.ArgumentParser(
+        prog="micro-agent", description="Fixes code until its tests pass.",
+        epilog="exit status of `run`: 0 solved and applied · 1 not solved · 2 usage/config error or a run already "
+               "going on the file · 3 budget spent · 4 solved but not applied (kept on refs/micro-agent/<run>) · "
+               "130 interrupted")
     parser.add_argument("--version", action="version", version=f"micro-agent {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="fix TARGET until its tests pass",
-                              description="Fix TARGET until its tests pass, within a budget.")
+                              description="Fix TARGET until its tests pass, within a budget.",
+                              epilog="exit status: 0 solved and applied · 1 not solved · 2 usage/config error, or "
+                                     "another run is fixing TARGET · 3 budget spent · 4 solved but not applied "
+                                     "(TARGET changed meanwhile; the fix is kept on refs/micro-agent/<run>) · "
+                                     "130 interrupted")
     run.add_argument("target", metavar="TARGET", help="the source file to fix")
     run.add_argument("-t", "--test", metavar="CMD", help="test command (default: micro-agent.yml, else detected)")
     mode = run.add_argument_group("modes (ignored with a tier config)")
@@ -82,7 +92,7 @@ def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from .config import ConfigError, find_project_root
+    from .config import ConfigError
     from .controls import Controls
     from .engine import run as run_engine
     from .render import Renderer, final_table
@@ -94,7 +104,13 @@ def run_command(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     target = Path(args.target)
     config_path = Path(args.config).resolve() if args.config else None
-    root = config_path.parent if config_path else find_project_root(target)
+    from .targets import NoProject, choose_root
+
+    try:
+        root = config_path.parent if config_path else choose_root(target)
+    except NoProject as exc:
+        err.print(f"[bold red]micro-agent:[/] {escape(str(exc))}")
+        return EXIT_USAGE
     overrides = Overrides(
         config_path=config_path, test=args.test,
         models={r: getattr(args, r) for r in ("artisan", "librarian", "critic") if getattr(args, r)},
@@ -144,7 +160,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(report.model_dump_json(indent=2))
         return report.exit_code
     out.print(final_table(report))
-    style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow"}.get(report.outcome, "red")
+    style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow",
+             "solved_not_applied": "yellow"}.get(report.outcome, "red")
     out.print(f"[{style}]{escape(report.message)}[/]")
     if args.dry_run and report.diff:
         out.print(report.diff, markup=False, highlight=False)

@@ -24,9 +24,12 @@ from .environment import resolve_environment
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
                      TierStarted, Warned)
+from .judge import judge_candidate
 from .prompts import PromptState, artisan_messages, critic_messages, librarian_choice, librarian_messages
 from .replies import ReplyError, parse_reply
 from .reports import RunReport, TestReport, TierResult
+from .refs import keep_patch, kept_message
+from .runlock import RunInProgress, RunLock
 from .runners import find_test_files, run_tests
 from .summary import Attempt, accumulate, describe_change, report_errors, tier_header, tier_summary
 from .workspace import Workspace, WorkspaceError
@@ -70,14 +73,15 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
                         environment=environment.describe()))
         for warning in environment.warnings:
             emit(Warned(run_id=request.run_id, message=warning))
-        _Loop(request, plans, emit, controls or Controls(), report).run()
+        with RunLock(request.root, request.target, request.run_id):
+            _Loop(request, plans, emit, controls or Controls(), report).run()
     except BudgetExhausted as exc:
         report.outcome, report.message = "budget_exhausted", exc.message()
     except (RunInterrupted, KeyboardInterrupt):
         report.outcome, report.message = "interrupted", "Interrupted: the user's files are unchanged."
     except TestsBroken as exc:
         report.outcome, report.message = "error", str(exc)
-    except WorkspaceError as exc:
+    except (WorkspaceError, RunInProgress) as exc:
         report.outcome, report.message = "error", str(exc)
     except Exception as exc:  # a bug of ours: report it, never take the caller down
         report.outcome = "error"
@@ -135,9 +139,17 @@ class _Loop:
         if report.environment:  # the project's venv and node_modules/.bin first on PATH
             self.test_env.update(report.environment.variables(os.environ))
         self.model_answered = False
+        self.test_side_effects: list[str] = []  # what the user's own code changes when its tests run
+
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if hasattr(self, "ws"):
+                self.report.ref = self.ws.ref  # None once a run that committed no candidate dropped its ref
 
     # ------------------------------------------------------------------ the run
-    def run(self) -> None:
+    def _run(self) -> None:
         req = self.req
         # While a candidate's tests run, the pool commits it and (full mode) the critic reviews it.
         # It is drained before the worktree goes.
@@ -177,6 +189,7 @@ class _Loop:
                             remaining_minutes=self.budget.remaining_minutes()))
 
     def _succeed(self, tier_index: int) -> None:
+        """The tests pass (confirmed on a pristine copy): apply the fix, or say honestly why it was not."""
         tier = self.report.tiers[tier_index]
         tier.solved = True
         self.report.outcome, self.report.solved_by_tier = "success", tier.name
@@ -188,8 +201,11 @@ class _Loop:
         try:
             written = self.ws.apply()
         except WorkspaceError as exc:
-            self.report.message = f"Solved by {tier.name}, but not applied: {exc} The fix is kept on {self.ws.ref}."
+            self.report.outcome = "solved_not_applied"
+            self.report.kept_at = self.ws.ref or keep_patch(self.req.root, self.req.run_id, self.report.diff)
+            self.report.message = f"Solved by {tier.name}, but {exc} {kept_message(self.report)}"
             return
+        self.report.applied = True
         self.report.message = f"Solved by {tier.name}; updated {', '.join(written)}."
 
     def _fail(self) -> None:
@@ -199,7 +215,7 @@ class _Loop:
             self.report.message = "No model could be reached: " + "; ".join(
                 e.removeprefix("model unavailable: ") for e in self.ended_because)
             return
-        where = f" The attempts are on {self.ws.ref}." if self.ws.ref else ""
+        where = f" The attempts are on {self.ws.ref}." if self.ws.ref and self.ws.has_candidates else ""
         self.report.message = "Not solved: every tier ran out of iterations." + where
 
     # ------------------------------------------------------------------ one tier
@@ -220,6 +236,7 @@ class _Loop:
                                        iteration=iteration, max_iterations=tier.max_iterations,
                                        total_iterations=self.budget.iterations,
                                        cost_so_far_usd=self.budget.spent_usd))
+            self.ws.restore()  # every test run starts from the user's files, only the target as last written
             state = PromptState(root=self.ws.path, objective=self.req.objective, target=self.req.target,
                                 target_content=self.ws.read(self.req.target), test_command=self.req.test_command,
                                 test_files=self.test_files, last_report=last, attempts=list(attempts),
@@ -314,8 +331,22 @@ class _Loop:
         report = run_tests(self.req.test_command, self.ws.path,
                            timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
                            cancel=self.controls.cancelled, env=self.test_env)
+        report = self._judged(report, iteration)
         self.emit(TestsFinished(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, report=report))
         return report
+
+    def _judged(self, report: TestReport, iteration: int) -> TestReport:
+        """A candidate's verdict counts only if its run changed nothing but the target and a pristine copy agrees."""
+        if iteration == 0:  # the user's own code: what its tests change is theirs to change
+            self.test_side_effects = self.ws.stray_changes()
+            return report
+
+        def rerun(path: Path) -> TestReport:
+            return run_tests(self.req.test_command, path,
+                             timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
+                             cancel=self.controls.cancelled, env=self.test_env)
+
+        return judge_candidate(self.ws, report, self.req.target, self.test_side_effects, rerun)
 
     def _read_test_files(self) -> dict[str, str]:
         paths = self.req.test_files or [p.relative_to(self.ws.path).as_posix()

@@ -11,8 +11,8 @@ from .events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinis
                      TestsFinished, TierStarted, Warned)
 from .reports import RunReport
 
-OUTCOME_STYLE = {"success": "bold green", "failed": "bold red", "budget_exhausted": "bold yellow",
-                 "interrupted": "yellow", "error": "bold red"}
+OUTCOME_STYLE = {"success": "bold green", "solved_not_applied": "bold yellow", "failed": "bold red",
+                 "budget_exhausted": "bold yellow", "interrupted": "yellow", "error": "bold red"}
 STATUS_MARK = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]"}
 
 

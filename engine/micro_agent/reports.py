@@ -8,7 +8,11 @@ from pydantic import BaseModel, Field
 
 from .environment import ProjectEnvironment
 
-Outcome = Literal["success", "failed", "budget_exhausted", "interrupted", "error"]
+# solved_not_applied: the tests pass with the fix, but it could not be written to the user's files
+# (the file changed meanwhile, or the editor refused the edit); the fix is kept on the run's ref.
+Outcome = Literal["success", "solved_not_applied", "failed", "budget_exhausted", "interrupted", "error"]
+EXIT_CODES: dict[str, int] = {"success": 0, "failed": 1, "error": 2, "budget_exhausted": 3, "solved_not_applied": 4,
+                              "interrupted": 130}
 TestStatus = Literal["passed", "failed", "error"]
 
 
@@ -78,7 +82,9 @@ class RunReport(BaseModel):
     diff: str = ""
     ref: str | None = None  # refs/micro-agent/<run-id> when the candidates were committed
     environment: ProjectEnvironment | None = None  # the environment the tests ran in
+    applied: bool = False  # the fix was written to the user's files (or, in an editor, applied to the buffer)
+    kept_at: str | None = None  # where an unapplied fix is kept: the run's ref, or a patch file without git
 
     @property
     def exit_code(self) -> int:
-        return {"success": 0, "failed": 1, "budget_exhausted": 3, "interrupted": 130, "error": 2}[self.outcome]
+        return EXIT_CODES[self.outcome]

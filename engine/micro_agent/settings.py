@@ -15,6 +15,7 @@ from .config import (CONFIG_FILE_NAME, DEFAULT_MODELS, DEFAULT_SIMPLE_ITERATIONS
                      Tier, default_chain, load_project_config, load_tier_file, model_format_problem)
 from .providers import missing_key
 from .runners import detect_test_command
+from .targets import target_problems
 
 
 class Overrides(BaseModel):
@@ -52,10 +53,7 @@ def build_request(root: Path, target: Path, overrides: Overrides,
         project = ProjectConfig()
 
     target = target.resolve()
-    if not target.is_file():
-        problems.append(f"{target}: no such file; give the source file to fix, e.g. `micro-agent run src/calc.py`")
-    elif not target.is_relative_to(root):
-        problems.append(f"{target}: outside the project root {root}")
+    problems += target_problems(target, root)
     rel_target = target.relative_to(root).as_posix() if target.is_relative_to(root) else target.name
 
     tiers, budget, audit_path = _chain(root, config_path, project, overrides, problems, warnings, env)

@@ -6,6 +6,11 @@ run's base on `refs/micro-agent/<run_id>`; every candidate commit moves that ref
 a repo without commits) the folder is copied into a temp dir that gets its own throwaway git repo.
 The user's files change only in `apply()`, and only when none of them changed since `create()`.
 
+The user's tests are the judge: `restore()` puts every file back to the seed before a candidate's tests
+run (only the written files keep what was last written), `stray_changes()` names what a candidate's test
+run changed besides them, and `pristine()` checks a candidate once more in a fresh copy of the seed.
+A run that committed no candidate leaves no ref behind.
+
 Everything goes through the `git` CLI: no index, HEAD, branch or stash of the user's repo is touched.
 """
 
@@ -177,6 +182,7 @@ class Workspace:
         self._head_tree: str | None = None
         self._disk_at_create = disk_at_create  # overlay paths: the user's file as it was on disk at create()
         self._seed: dict[str, bytes | None] = {}  # written paths: their content in the seed (None: absent)
+        self._written: dict[str, bytes] = {}  # written paths: what was last written there
         self._cleaned = False
 
     # -- creation ---------------------------------------------------------------------------------
@@ -271,7 +277,62 @@ class Workspace:
             if key not in self._seed:
                 self._seed[key] = _read_bytes(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(text.encode("utf-8"))
+            self._written[key] = text.encode("utf-8")
+            target.write_bytes(self._written[key])
+
+    def restore(self) -> None:
+        """Put the working copy back to the seed, except the written files, which get what was last written.
+
+        Undoes whatever a candidate (or its tests, while they ran) wrote elsewhere: test files, fixtures,
+        conftest.py, new files, caches. The linked folders (node_modules, .venv, venv) are left alone.
+        """
+        git(["read-tree", "--reset", "-u", self._base], self._top)
+        git(["clean", "-ffdxq", *[arg for name in LINKED_DIRS for arg in ("-e", name)]], self._top)
+        for rel, content in self._written.items():
+            target = self.path / rel
+            if target.is_symlink() or target.is_dir():
+                _remove(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        self._head_tree = None  # the index moved: re-read the last commit's tree on the next commit
+
+    def stray_changes(self) -> list[str]:
+        """Paths (relative to `path`) that now differ from the seed, besides the written files' last-written
+        content: what a candidate or its tests changed that they must not. Caches and linked folders are
+        not counted; neither are files git ignores."""
+        changed = git(["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--ignore-submodules=all",
+                       self._base, "--"], self._top)
+        new = git(["ls-files", "-z", "--others", "--exclude-standard"], self._top)
+        written = {_top_rel(self.path, self._top, rel) for rel in self._written}
+        stray = {rel for rel in [*changed.split("\0"), *new.split("\0")]
+                 if rel and rel not in written and not _unjudged(rel)}
+        stray.update(_top_rel(self.path, self._top, rel) for rel, content in self._written.items()
+                     if _read_bytes(self.path / rel) != content)
+        return sorted(os.path.relpath(self._top / rel, self.path).replace(os.sep, "/") for rel in stray)
+
+    def pristine(self) -> Workspace:
+        """A fresh copy of the seed with only the written files' last-written content, to check a candidate
+        once more (`with ws.pristine() as copy: run the tests in copy.path`). Moves no ref."""
+        repo = self._repo or self._top
+        top = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")).resolve()
+        try:
+            git(["worktree", "add", "--quiet", "--detach", str(top), self._base], repo)
+            path = top / self.path.relative_to(self._top)
+            copy = Workspace(self.root, path, self.run_id, top=top, repo=repo, ref=None, base=self._base,
+                             disk_at_create={})
+            copy.write({rel: content.decode("utf-8") for rel, content in self._written.items()})
+            _link_dirs(self._repo or self.root, top)
+            if path != top:
+                _link_dirs(self.root, path)
+        except BaseException:
+            _remove_temp(top, repo=repo)
+            raise
+        return copy
+
+    @property
+    def has_candidates(self) -> bool:
+        """Whether a candidate was committed on the run's ref."""
+        return self._head != self._base
 
     def commit(self, message: str) -> str | None:
         """Commit the written files on top of the last commit and move the run's ref; None when nothing changed."""
@@ -343,10 +404,16 @@ class Workspace:
     # -- teardown ---------------------------------------------------------------------------------
 
     def cleanup(self) -> None:
-        """Remove the working copy (and its worktree registration); the run's ref stays. Idempotent."""
+        """Remove the working copy (and its worktree registration). Idempotent.
+
+        The run's ref stays when it holds a candidate; a run that committed none leaves no ref (`ref` is then None).
+        """
         if self._cleaned:
             return
         self._cleaned = True
+        if self.ref is not None and self._repo is not None and not self.has_candidates:
+            git(["update-ref", "-d", self.ref, self._base], self._repo, check=False)
+            self.ref = None
         _remove_temp(self._top, repo=self._repo)
 
     def __enter__(self) -> Workspace:
@@ -451,6 +518,11 @@ def _skipped(rel: str) -> bool:
     """Paths a temp copy leaves out: caches, .git, and what lies in the linked top-level folders."""
     parts = rel.split("/")
     return parts[0] in LINKED_DIRS or any(part in SKIPPED_NAMES for part in parts)
+
+
+def _unjudged(rel: str) -> bool:
+    """Paths a test run may change: caches, our state, and the linked folders wherever they sit."""
+    return any(part in SKIPPED_NAMES or part in NESTED_LINKED_DIRS for part in rel.split("/"))
 
 
 def _link_dirs(source: Path, dest: Path) -> None:

@@ -87,7 +87,7 @@ def end_message(report: RunReport) -> str:
         by = f" by {report.solved_by_tier}" if report.solved_by_tier else ""
         return f"fixed{by} in {iterations} · {cost}"
     label = {"failed": "not fixed", "budget_exhausted": "budget spent", "interrupted": "cancelled",
-             "error": "stopped"}[report.outcome]
+             "error": "stopped", "solved_not_applied": "fixed but not applied"}[report.outcome]
     return f"{label} after {iterations} · {cost}"
 
 
@@ -101,6 +101,8 @@ def finished_message(report: RunReport, target: str) -> tuple[types.MessageType,
             return types.MessageType.Info, f"Micro Agent: the tests of {target} already pass; nothing to fix."
         by = f" (tier {report.solved_by_tier})" if report.solved_by_tier else ""
         return types.MessageType.Info, f"Micro Agent fixed {target} in {iterations}{by}, {cost}."
+    if report.outcome == "solved_not_applied":
+        return types.MessageType.Warning, f"Micro Agent fixed {target}, but the fix was not applied: {report.message}"
     if report.outcome == "interrupted":
         return types.MessageType.Info, f"Micro Agent run on {target} cancelled after {iterations}; nothing was changed."
     why = f": {report.message}" if report.message else ""
@@ -122,6 +124,7 @@ def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
         "solvedByTier": report.solved_by_tier,
         "message": report.message,
         "ref": report.ref,
+        "applied": report.applied,  # false on solved_not_applied: the fix is kept on `ref`
     }
 
 

@@ -151,7 +151,7 @@ async def test_a_buffer_edited_during_the_run_is_not_clobbered(client: Recording
     client.editor.change(root / "calc.py", mine)
     finished = await wait_finished(client, run_id)
 
-    assert finished["outcome"] == "success"
+    assert finished["outcome"] == "solved_not_applied" and finished["applied"] is False  # issue 9, item 5
     assert len(client.edits) == edits_before and client.editor.text(root / "calc.py") == mine
     assert "you edited calc.py meanwhile" in finished["message"]
     assert finished["ref"] and "micro-agent audit show" in finished["message"]

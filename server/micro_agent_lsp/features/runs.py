@@ -152,9 +152,10 @@ class RunsFeature(Feature):
                 loop.call_soon_threadsafe(bridge.on_event, event)
 
             report = await asyncio.to_thread(_run_engine, request, observe, run.controls)
-            progress.end(end_message(report))
             if report.outcome == "success":
                 not_applied = await self._deliver_fix(run, files, report)
+                await _record_delivery(request, report, applied=not_applied is None)
+            progress.end(end_message(report))  # after delivery: it says whether the fix went in
             self._final_diagnostics(files, run_end(run, report, not_applied), bridge.initial_report)
         except Exception as exc:  # the engine promises not to raise; a bug here must not lose the run's end
             log.exception("the run on %s failed", run.target)
@@ -259,3 +260,16 @@ class RunProgress:
                    f"{run.iteration}/{run.max_iterations}, {state}", types.DiagnosticSeverity.Information)
         # a candidate's lines only match the user's buffers in the test files, which the run does not change
         self.failures.show(self.files, report, summary, test_files_only=True)
+
+
+async def _record_delivery(request: RunRequest, report: RunReport, applied: bool) -> None:
+    """The engine ran with apply=False: the run's outcome depends on whether the editor took the fix."""
+    if applied:
+        report.applied = bool(report.changed_files)
+        return
+    report.outcome, report.applied, report.kept_at = "solved_not_applied", False, report.ref
+    if request.audit_db_path is not None:
+        from micro_agent.audit import record_outcome
+
+        await asyncio.to_thread(record_outcome, request.audit_db_path, report.run_id, report.outcome,
+                                lambda message: log.warning("%s", message))
