@@ -1,7 +1,8 @@
 """The SQLite audit log: every attempt of every run, kept in a project-local database.
 
 `AuditLog` observes engine events and writes one committed row per finished iteration, so a run cut
-short keeps every iteration it finished. A failed write warns once on stderr and the run goes on.
+short keeps every iteration it finished. A locked database delays writes (they queue and are retried),
+it never drops them; a database that cannot be written at all warns once on stderr and the run goes on.
 The query functions below serve `micro-agent audit` and the language server.
 """
 
@@ -11,6 +12,8 @@ import json
 import sqlite3
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +21,9 @@ from pathlib import Path
 from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
 from .summary import Attempt, accumulate, tier_header, tier_summary
 
-BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run
+BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run: writes queue instead
+RETRY_S = 0.25  # how often queued writes are retried while the database is locked
+FINAL_FLUSH_S = 10.0  # how long the end of a run waits for a lock to go before it gives up on its rows
 OUTCOMES = ("success", "failed", "budget_exhausted", "interrupted", "error")
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
@@ -150,11 +155,32 @@ def _reason(exc: BaseException) -> str:
     return text
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock; the write can wait and retry."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # no transaction left to roll back
+
+
 class AuditLog:
     """Observer of engine events (micro_agent.events): call it with each event.
 
-    Writes are best-effort: any failure warns once per AuditLog and never raises. Safe to call from
-    the engine's worker thread; the database is opened on the first event it keeps.
+    Each kept event is written in one transaction, in order. A database locked by another process
+    (someone browsing it with sqlite3) delays writes, it never drops them: the events wait in a queue
+    that a retry thread keeps flushing, and `close()` flushes what is left, waiting up to
+    `FINAL_FLUSH_S` for the lock to go. A database that cannot be written at all warns once and the
+    run goes on. Never raises; safe to call from the engine's threads; the database is opened on the
+    first event it keeps.
     """
 
     def __init__(self, db_path: Path, warn: Callable[[str], None] = _stderr_warning):
@@ -164,6 +190,8 @@ class AuditLog:
         self._closed = False
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._pending: deque[Event] = deque()  # kept events not written yet, oldest first
+        self._retrying: threading.Thread | None = None
         self._unwritten_runs: dict[str, RunStarted] = {}  # runs whose row is not in the DB yet
 
     def __call__(self, event: Event) -> None:
@@ -172,23 +200,72 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 return
-            try:
-                self._write(self._connection(), event)
-            except Exception as exc:  # sqlite, OS, anything: the run's outcome never depends on the audit log
-                self._warn_once(exc)
+            self._pending.append(event)
+            if not self._flush():
+                self._retry_in_background()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Write what is still queued (waiting up to FINAL_FLUSH_S for a lock to go), then close."""
+        deadline = time.monotonic() + FINAL_FLUSH_S
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._flush() or time.monotonic() >= deadline:
+                    self._closed = True
+                    if self._pending:
+                        self._warn(f"micro-agent: audit log {self.db_path} stayed locked by another process "
+                                   f"for {FINAL_FLUSH_S:g} s; {len(self._pending)} record(s) of this run were "
+                                   "not written (close the program that holds it, e.g. an open sqlite3 "
+                                   "transaction)")
+                        self._pending.clear()
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
+                    return
+            time.sleep(RETRY_S)
 
     def __enter__(self) -> "AuditLog":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _flush(self) -> bool:
+        """Write the queued events in order, under `self._lock`; False when the database is locked."""
+        while self._pending:
+            event = self._pending[0]
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._write(conn, event)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            except Exception as exc:  # sqlite, OS, anything: the run's outcome never depends on the audit log
+                if _is_busy(exc):
+                    return False
+                self._warn_once(exc)  # this event cannot be written: drop it, try the next
+            else:
+                self._unwritten_runs.pop(event.run_id, None)
+            self._pending.popleft()
+        return True
+
+    def _retry_in_background(self) -> None:
+        if self._retrying is not None and self._retrying.is_alive():
+            return
+
+        def retry() -> None:
+            while True:
+                time.sleep(RETRY_S)
+                with self._lock:
+                    if self._closed or self._flush():
+                        return
+
+        self._retrying = threading.Thread(target=retry, name="micro-agent-audit-retry", daemon=True)
+        self._retrying.start()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -201,6 +278,7 @@ class AuditLog:
             self._warn(f"micro-agent: audit log {self.db_path} not written ({_reason(exc)}); the run goes on")
 
     def _write(self, conn: sqlite3.Connection, event: Event) -> None:
+        """The statements of one event; the caller commits them together."""
         if isinstance(event, RunStarted):
             self._unwritten_runs[event.run_id] = event
         started = self._unwritten_runs.get(event.run_id)
@@ -209,7 +287,6 @@ class AuditLog:
                 "INSERT OR IGNORE INTO runs (run_id, started_at, target, objective, root) VALUES (?, ?, ?, ?, ?)",
                 (started.run_id, iso_utc(started.at), started.target, started.objective, started.root),
             )
-            del self._unwritten_runs[event.run_id]
         if isinstance(event, IterationFinished):
             conn.execute(
                 """INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration,
@@ -218,6 +295,12 @@ class AuditLog:
                 (event.run_id, event.tier_index, event.tier_name, event.tier_mode, event.model, event.iteration,
                  event.change_summary, event.test_status, json.dumps(event.failed_tests),
                  json.dumps(event.error_messages), event.cost_usd, event.duration_ms, iso_utc(event.at)),
+            )
+            # A run that is killed never reaches RunFinished: its row counts what it did as it goes.
+            conn.execute(
+                """UPDATE runs SET total_iterations = max(total_iterations, (SELECT count(*) FROM tier_attempts
+                       WHERE run_id = ?1)), total_cost_usd = total_cost_usd + ?2 WHERE run_id = ?1""",
+                (event.run_id, event.cost_usd),
             )
         elif isinstance(event, Escalated):
             conn.execute(
@@ -229,8 +312,9 @@ class AuditLog:
         elif isinstance(event, RunFinished):
             report = event.report
             conn.execute(
-                """UPDATE runs SET finished_at = ?, outcome = ?, solved_by_tier = ?, total_iterations = ?,
-                       total_cost_usd = ? WHERE run_id = ?""",
+                """UPDATE runs SET finished_at = ?1, outcome = ?2, solved_by_tier = ?3,
+                       total_iterations = max(?4, (SELECT count(*) FROM tier_attempts WHERE run_id = ?6)),
+                       total_cost_usd = ?5 WHERE run_id = ?6""",
                 (iso_utc(event.at), report.outcome, report.solved_by_tier, report.total_iterations,
                  report.total_cost_usd, event.run_id),
             )
@@ -249,8 +333,13 @@ class AmbiguousRunId(LookupError):
 
 
 # every run, with the tier its last attempt ran in (the LSP's `escalate` starts a new run after it)
+# `total_iterations` is never below the attempts recorded (a run that was killed stopped counting).
 _RUNS_SQL = """
-    SELECT runs.*,
+    SELECT runs.run_id, runs.started_at, runs.finished_at, runs.target, runs.objective, runs.outcome,
+           runs.solved_by_tier,
+           max(runs.total_iterations, (SELECT count(*) FROM tier_attempts a WHERE a.run_id = runs.run_id))
+               AS total_iterations,
+           runs.total_cost_usd, runs.root,
            (SELECT tier_index FROM tier_attempts a WHERE a.run_id = runs.run_id ORDER BY a.id DESC LIMIT 1)
                AS last_tier_index,
            (SELECT tier_name FROM tier_attempts a WHERE a.run_id = runs.run_id ORDER BY a.id DESC LIMIT 1)

@@ -1,13 +1,15 @@
 """`micro-agent` / `ma-loop`: run the loop on a file, start the language server, read the audit log.
 
 The CLI is a face: it parses flags, builds a RunRequest, renders the engine's events, and maps the
-outcome to the exit status (0 solved · 1 not solved · 2 usage or config error · 3 budget · 130 interrupted).
+outcome to the exit status (0 solved · 1 not solved · 2 usage or config error · 3 budget · 130 interrupted;
+143 / 129 when stopped by SIGTERM / SIGHUP, which clean up like Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -18,6 +20,24 @@ from . import __version__  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops and cleans up as on Ctrl-C, and exits 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+def _stop_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into `Stopped` in the main thread (POSIX; Windows has neither)."""
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,19 +142,25 @@ def run_command(args: argparse.Namespace) -> int:
         finally:
             finished.set()
 
+    _stop_on_signals()
     threading.Thread(target=work, name="micro-agent-run", daemon=True).start()
     try:
         while not finished.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        renderer.stop()
-        err.print("[yellow]Interrupted: stopping and cleaning up…[/] (Ctrl-C again to quit at once)")
+    except KeyboardInterrupt as stop:
+        exit_code = getattr(stop, "exit_code", EXIT_INTERRUPTED)
         controls.cancel()
+        try:
+            renderer.stop()
+            what = f"Stopped by {stop}" if isinstance(stop, Stopped) else "Interrupted"
+            err.print(f"[yellow]{what}: stopping and cleaning up…[/] (Ctrl-C again to quit at once)")
+        except OSError:
+            pass  # SIGHUP: the terminal is gone; clean up all the same
         try:
             finished.wait(15)
         except KeyboardInterrupt:
-            os._exit(EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+            os._exit(exit_code)
+        return exit_code
     renderer.stop()
     report = box["report"]
     if args.json:
