@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +285,29 @@ def create_server() -> MicroAgentServer:
     return server
 
 
+def _stop_on_signals(server: MicroAgentServer) -> None:
+    """SIGTERM / SIGHUP: cancel the runs (they clean up and are recorded as interrupted), then exit 128 + signal.
+
+    The work happens on a thread, so the event loop keeps delivering the runs' ends meanwhile. Test
+    processes die with the server whatever happens (see micro_agent.runners.process).
+    """
+    def stop(signum: int, frame: object) -> None:
+        def cancel_and_exit() -> None:
+            for run in server.runs.active():
+                run.controls.cancel()
+            deadline = time.monotonic() + SHUTDOWN_GRACE_S
+            while server.runs.active() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            logging.shutdown()
+            os._exit(128 + signum)
+
+        threading.Thread(target=cancel_and_exit, name="micro-agent-stop", daemon=True).start()
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`micro-agent lsp [--tcp HOST:PORT] [-v]`: serve on stdio (default) or TCP."""
     parser = argparse.ArgumentParser(prog="micro-agent lsp", description="Micro Agent language server")
@@ -293,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="[micro-agent-lsp] %(levelname)s %(name)s: %(message)s")
     server = create_server()
+    _stop_on_signals(server)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
