@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import BIN, CALC_BUGGY, CALC_FIXED, CALC_TESTS, cmd_for_tests, fenced, make_repo, micro_agent
+from micro_agent import audit
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; signals are POSIX")
 
@@ -133,7 +135,21 @@ def test_a_missing_test_file_still_stops_before_any_model_call(calc_repo, model_
 # ---------------------------------------------------------------- item 9: nothing outlives the run
 
 
-def sleeping_run(repo: Path, model_server, model, env: dict[str, str], tmp: Path):
+@pytest.fixture
+def pids_to_reap():
+    """Pids (and CLI processes) a failing test might leave running: killed at teardown whatever the outcome."""
+    pids: list[int | subprocess.Popen] = []
+    yield pids
+    for pid in pids:
+        if isinstance(pid, subprocess.Popen):
+            if pid.poll() is None:
+                pid.kill()
+                pid.wait()
+        elif alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def sleeping_run(repo: Path, model_server, model, env: dict[str, str], tmp: Path, reap: list):
     """Start a run whose 2nd candidate's tests sleep; returns (process, the pids of its test processes)."""
     artisan = model("artisan")
     model_server.script(artisan.removeprefix("openai/"), [fenced(CALC_WRONG), fenced(CALC_SLEEPS)])
@@ -142,13 +158,16 @@ def sleeping_run(repo: Path, model_server, model, env: dict[str, str], tmp: Path
     process = start_cli(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan, "--no-escalate"], repo, env)
     pids = wait_until(lambda: read_pids(pids_file) or process.poll() is not None, 90, "the sleeping test process")
     assert process.poll() is None, process.communicate()
+    reap.extend([process, *pids])
     assert all(alive(pid) for pid in pids)
     return process, pids
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_term_and_hup_clean_up_like_ctrl_c(calc_repo, model_server, model, cli_env, tmp_path, signum, exit_code):
-    process, pids = sleeping_run(calc_repo, model_server, model, cli_env, tmp_path)
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGTERM", "SIGHUP"])
+def test_term_and_hup_clean_up_like_ctrl_c(calc_repo, model_server, model, cli_env, tmp_path, pids_to_reap,
+                                           signum, exit_code):
+    process, pids = sleeping_run(calc_repo, model_server, model, cli_env, tmp_path, pids_to_reap)
     stopped_at = time.monotonic()
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)
@@ -165,7 +184,7 @@ def test_term_and_hup_clean_up_like_ctrl_c(calc_repo, model_server, model, cli_e
 
 @pytest.mark.parametrize("with_git", [True, False], ids=["worktree", "temp-copy"])
 def test_sigkill_leaves_no_test_process_and_the_next_run_prunes_the_leftovers(
-        tmp_path, model_server, model, cli_env, with_git):
+        tmp_path, model_server, model, cli_env, pids_to_reap, with_git):
     files = {"calc.py": CALC_BUGGY, "tests/test_calc.py": CALC_TESTS, "conftest.py": "",
              "micro-agent.yml": "# marks the project root\n"}
     if with_git:
@@ -175,7 +194,7 @@ def test_sigkill_leaves_no_test_process_and_the_next_run_prunes_the_leftovers(
         for rel, text in files.items():
             (repo / rel).parent.mkdir(parents=True, exist_ok=True)
             (repo / rel).write_text(text)
-    process, pids = sleeping_run(repo, model_server, model, cli_env, tmp_path)
+    process, pids = sleeping_run(repo, model_server, model, cli_env, tmp_path, pids_to_reap)
     assert leftovers(repo, tmp_path / "tmp", cli_env)  # the run's working copy and test report folder
     process.kill()
     process.communicate(timeout=10)
@@ -201,11 +220,7 @@ def test_sigkill_leaves_no_test_process_and_the_next_run_prunes_the_leftovers(
 
 def test_a_database_locked_by_another_process_loses_no_row(calc_repo, model_server, model, cli_env, tmp_path):
     db = calc_repo / ".micro-agent" / "audit.db"
-    artisan = model("artisan")
-    model_server.script(artisan.removeprefix("openai/"), [fenced(CALC_FIXED)])
-    assert micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--artisan", artisan], calc_repo,
-                       cli_env).returncode == 0  # the database exists, as it does after a first run
-    (calc_repo / "calc.py").write_text(CALC_BUGGY)
+    audit.open_db(db).close()  # the database exists, as it does after a first run
     release = tmp_path / "release"
     # The user browses the log: an open sqlite3 transaction holds the write lock until `release` appears.
     holder = subprocess.Popen(["sqlite3", str(db)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -229,6 +244,7 @@ def test_a_database_locked_by_another_process_loses_no_row(calc_repo, model_serv
     held_s = time.monotonic() - locked_at
     assert holder.wait(timeout=10) == 0, holder.stderr.read()
     out, err = process.communicate(timeout=60)
+    print(f"lock held {held_s:.1f} s; the run ended {time.monotonic() - locked_at - held_s:.1f} s after it went")
     assert process.returncode == 0, out + err
     assert "audit log" not in err  # a lock is not a failure: nothing to warn about
     assert held_s >= 3
