@@ -210,6 +210,29 @@ def test_a_locked_database_delays_writes_without_stalling_the_run_or_losing_a_ro
         ("local-free", 1), ("local-free", 2), ("mid-grade", 1)]
 
 
+def test_rows_a_lock_holds_back_to_the_end_are_set_aside_and_written_by_the_next_run(tmp_path):
+    db = tmp_path / "audit.db"
+    audit.open_db(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    warnings: list[str] = []
+    log = audit.AuditLog(db, warn=warnings.append, final_flush_s=0.5)
+    for event in [started("run-1"), iteration("run-1", 0, 1), finished("run-1", iterations=1)]:
+        log(event)
+    log.close()  # the lock outlived the run
+    assert len(warnings) == 1
+    assert f"3 record(s) of this run are not in it yet: they wait in {db}.pending" in warnings[0]
+    holder.execute("ROLLBACK")
+
+    with audit.AuditLog(db) as later:  # the next run writes them first, then its own
+        later(started("run-2", at=T0 + timedelta(hours=1)))
+    conn = reader(db)
+    assert rows(conn, "SELECT run_id, outcome, total_iterations FROM runs ORDER BY started_at") == [
+        ("run-1", "success", 1), ("run-2", None, 0)]
+    assert rows(conn, "SELECT run_id, iteration FROM tier_attempts") == [("run-1", 1)]
+    assert not [p for p in tmp_path.iterdir() if ".pending" in p.name]
+
+
 def test_a_killed_run_counts_its_recorded_iterations(tmp_path):
     db = tmp_path / "audit.db"
     log = audit.AuditLog(db)

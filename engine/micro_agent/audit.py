@@ -9,6 +9,7 @@ The query functions below serve `micro-agent audit` and the language server.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import threading
@@ -23,7 +24,7 @@ from .summary import Attempt, accumulate, tier_header, tier_summary
 
 BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run: writes queue instead
 RETRY_S = 0.25  # how often queued writes are retried while the database is locked
-FINAL_FLUSH_S = 10.0  # how long the end of a run waits for a lock to go before it gives up on its rows
+FINAL_FLUSH_S = 5.0  # how long the end of a run waits for a lock to go before it sets its rows aside
 OUTCOMES = ("success", "failed", "budget_exhausted", "interrupted", "error")
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
@@ -172,19 +173,25 @@ def _rollback(conn: sqlite3.Connection) -> None:
         pass  # no transaction left to roll back
 
 
+_SET_ASIDE_TYPES = {cls.__name__: cls for cls in (RunStarted, IterationFinished, Escalated, RunFinished)}
+
+
 class AuditLog:
     """Observer of engine events (micro_agent.events): call it with each event.
 
     Each kept event is written in one transaction, in order. A database locked by another process
     (someone browsing it with sqlite3) delays writes, it never drops them: the events wait in a queue
     that a retry thread keeps flushing, and `close()` flushes what is left, waiting up to
-    `FINAL_FLUSH_S` for the lock to go. A database that cannot be written at all warns once and the
-    run goes on. Never raises; safe to call from the engine's threads; the database is opened on the
+    `final_flush_s` for the lock to go; what is still held back then waits in `pending_path` for the
+    next AuditLog on this database. A database that cannot be written at all warns once and the run
+    goes on. Never raises; safe to call from the engine's threads; the database is opened on the
     first event it keeps.
     """
 
-    def __init__(self, db_path: Path, warn: Callable[[str], None] = _stderr_warning):
+    def __init__(self, db_path: Path, warn: Callable[[str], None] = _stderr_warning,
+                 final_flush_s: float = FINAL_FLUSH_S):
         self.db_path = Path(db_path)
+        self.final_flush_s = final_flush_s
         self._warn = warn
         self._warned = False
         self._closed = False
@@ -192,6 +199,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._pending: deque[Event] = deque()  # kept events not written yet, oldest first
         self._retrying: threading.Thread | None = None
+        self._took_set_aside = False
         self._unwritten_runs: dict[str, RunStarted] = {}  # runs whose row is not in the DB yet
 
     def __call__(self, event: Event) -> None:
@@ -205,8 +213,8 @@ class AuditLog:
                 self._retry_in_background()
 
     def close(self) -> None:
-        """Write what is still queued (waiting up to FINAL_FLUSH_S for a lock to go), then close."""
-        deadline = time.monotonic() + FINAL_FLUSH_S
+        """Write what is still queued (waiting up to `final_flush_s` for a lock to go), then close."""
+        deadline = time.monotonic() + self.final_flush_s
         while True:
             with self._lock:
                 if self._closed:
@@ -214,11 +222,7 @@ class AuditLog:
                 if self._flush() or time.monotonic() >= deadline:
                     self._closed = True
                     if self._pending:
-                        self._warn(f"micro-agent: audit log {self.db_path} stayed locked by another process "
-                                   f"for {FINAL_FLUSH_S:g} s; {len(self._pending)} record(s) of this run were "
-                                   "not written (close the program that holds it, e.g. an open sqlite3 "
-                                   "transaction)")
-                        self._pending.clear()
+                        self._set_aside()
                     if self._conn is not None:
                         self._conn.close()
                         self._conn = None
@@ -233,6 +237,8 @@ class AuditLog:
 
     def _flush(self) -> bool:
         """Write the queued events in order, under `self._lock`; False when the database is locked."""
+        if not self._took_set_aside and self.pending_path.exists():
+            self._take_set_aside()
         while self._pending:
             event = self._pending[0]
             try:
@@ -252,6 +258,48 @@ class AuditLog:
                 self._unwritten_runs.pop(event.run_id, None)
             self._pending.popleft()
         return True
+
+    @property
+    def pending_path(self) -> Path:
+        """Where records that found the database locked to the end wait for the next AuditLog to write them."""
+        return self.db_path.with_name(self.db_path.name + ".pending")
+
+    def _set_aside(self) -> None:
+        """Keep the records the lock held back in `pending_path` (JSON lines); the next run writes them."""
+        count = len(self._pending)
+        try:
+            with self.pending_path.open("a", encoding="utf-8") as out:
+                for event in self._pending:
+                    out.write(json.dumps({"type": type(event).__name__, "event": event.model_dump(mode="json")})
+                              + "\n")
+            kept = f"they wait in {self.pending_path} and the next run writes them"
+        except OSError as exc:
+            kept = f"they are lost ({_reason(exc)})"
+        self._pending.clear()
+        self._warn(f"micro-agent: audit log {self.db_path} stayed locked by another process for "
+                   f"{self.final_flush_s:g} s, so {count} record(s) of this run are not in it yet: {kept} "
+                   "(close the program that holds it, e.g. an open sqlite3 transaction); the run goes on")
+
+    def _take_set_aside(self) -> None:
+        """Put the records an earlier run set aside at the head of the queue (once: the file is claimed)."""
+        self._took_set_aside = True
+        claimed = self.pending_path.with_name(f"{self.pending_path.name}.{os.getpid()}-{id(self)}")
+        try:
+            os.replace(self.pending_path, claimed)  # another run replaying at the same time gets nothing
+        except OSError:
+            return
+        events: list[Event] = []
+        try:
+            for line in claimed.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                    events.append(_SET_ASIDE_TYPES[record["type"]].model_validate(record["event"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line: skip it, keep the rest
+            claimed.unlink()
+        except OSError:
+            return
+        self._pending.extendleft(reversed(events))
 
     def _retry_in_background(self) -> None:
         if self._retrying is not None and self._retrying.is_alive():
