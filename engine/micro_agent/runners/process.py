@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,7 +156,7 @@ def _pump(proc: subprocess.Popen[bytes], buffer: OutputBuffer) -> None:
             buffer.add(chunk)
 
 
-def _start_watchdog(pgid: int):
+def _start_watchdog(pgid: int) -> Callable[[], None]:
     """Start the watchdog of process group `pgid`; returns the function that lets it go (idempotent).
 
     Letting it go closes our end of its pipe: the watchdog then kills what is left of the group and exits.
