@@ -1,16 +1,20 @@
 """The SQLite audit log: every attempt of every run, kept in a project-local database.
 
 `AuditLog` observes engine events and writes one committed row per finished iteration, so a run cut
-short keeps every iteration it finished. A failed write warns once on stderr and the run goes on.
+short keeps every iteration it finished. A locked database delays writes (they queue and are retried),
+it never drops them; a database that cannot be written at all warns once on stderr and the run goes on.
 The query functions below serve `micro-agent audit` and the language server.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +22,9 @@ from pathlib import Path
 from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
 from .summary import Attempt, accumulate, tier_header, tier_summary
 
-BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run
+BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run: writes queue instead
+RETRY_S = 0.25  # how often queued writes are retried while the database is locked
+FINAL_FLUSH_S = 5.0  # how long the end of a run waits for a lock to go before it sets its rows aside
 # The outcomes a run row may hold (reports.Outcome). Schema 1 knew the first five; schema 2 added solved_not_applied.
 _OUTCOMES_V1 = ("success", "failed", "budget_exhausted", "interrupted", "error")
 OUTCOMES = (*_OUTCOMES_V1, "solved_not_applied")
@@ -173,20 +179,50 @@ def _reason(exc: BaseException) -> str:
     return text
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock; the write can wait and retry."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # no transaction left to roll back
+
+
+_SET_ASIDE_TYPES = {cls.__name__: cls for cls in (RunStarted, IterationFinished, Escalated, RunFinished)}
+
+
 class AuditLog:
     """Observer of engine events (micro_agent.events): call it with each event.
 
-    Writes are best-effort: any failure warns once per AuditLog and never raises. Safe to call from
-    the engine's worker thread; the database is opened on the first event it keeps.
+    Each kept event is written in one transaction, in order. A database locked by another process
+    (someone browsing it with sqlite3) delays writes, it never drops them: the events wait in a queue
+    that a retry thread keeps flushing, and `close()` flushes what is left, waiting up to
+    `final_flush_s` for the lock to go; what is still held back then waits in `pending_path` for the
+    next AuditLog on this database. A database that cannot be written at all warns once and the run
+    goes on. Never raises; safe to call from the engine's threads; the database is opened on the
+    first event it keeps.
     """
 
-    def __init__(self, db_path: Path, warn: Callable[[str], None] = _stderr_warning):
+    def __init__(self, db_path: Path, warn: Callable[[str], None] = _stderr_warning,
+                 final_flush_s: float = FINAL_FLUSH_S):
         self.db_path = Path(db_path)
+        self.final_flush_s = final_flush_s
         self._warn = warn
         self._warned = False
         self._closed = False
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._pending: deque[Event] = deque()  # kept events not written yet, oldest first
+        self._retrying: threading.Thread | None = None
+        self._took_set_aside = False
         self._unwritten_runs: dict[str, RunStarted] = {}  # runs whose row is not in the DB yet
 
     def __call__(self, event: Event) -> None:
@@ -195,23 +231,112 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 return
-            try:
-                self._write(self._connection(), event)
-            except Exception as exc:  # sqlite, OS, anything: the run's outcome never depends on the audit log
-                self._warn_once(exc)
+            self._pending.append(event)
+            if not self._flush():
+                self._retry_in_background()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Write what is still queued (waiting up to `final_flush_s` for a lock to go), then close."""
+        deadline = time.monotonic() + self.final_flush_s
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._flush() or time.monotonic() >= deadline:
+                    self._closed = True
+                    if self._pending:
+                        self._set_aside()
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
+                    return
+            time.sleep(RETRY_S)
 
     def __enter__(self) -> "AuditLog":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _flush(self) -> bool:
+        """Write the queued events in order, under `self._lock`; False when the database is locked."""
+        if not self._took_set_aside and self.pending_path.exists():
+            self._take_set_aside()
+        while self._pending:
+            event = self._pending[0]
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._write(conn, event)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            except Exception as exc:  # sqlite, OS, anything: the run's outcome never depends on the audit log
+                if _is_busy(exc):
+                    return False
+                self._warn_once(exc)  # this event cannot be written: drop it, try the next
+            else:
+                self._unwritten_runs.pop(event.run_id, None)
+            self._pending.popleft()
+        return True
+
+    @property
+    def pending_path(self) -> Path:
+        """Where records that found the database locked to the end wait for the next AuditLog to write them."""
+        return self.db_path.with_name(self.db_path.name + ".pending")
+
+    def _set_aside(self) -> None:
+        """Keep the records the lock held back in `pending_path` (JSON lines); the next run writes them."""
+        count = len(self._pending)
+        try:
+            with self.pending_path.open("a", encoding="utf-8") as out:
+                for event in self._pending:
+                    out.write(json.dumps({"type": type(event).__name__, "event": event.model_dump(mode="json")})
+                              + "\n")
+            kept = f"they wait in {self.pending_path} and the next run writes them"
+        except OSError as exc:
+            kept = f"they are lost ({_reason(exc)})"
+        self._pending.clear()
+        self._warn(f"micro-agent: audit log {self.db_path} stayed locked by another process for "
+                   f"{self.final_flush_s:g} s, so {count} record(s) of this run are not in it yet: {kept} "
+                   "(close the program that holds it, e.g. an open sqlite3 transaction); the run goes on")
+
+    def _take_set_aside(self) -> None:
+        """Put the records an earlier run set aside at the head of the queue (once: the file is claimed)."""
+        self._took_set_aside = True
+        claimed = self.pending_path.with_name(f"{self.pending_path.name}.{os.getpid()}-{id(self)}")
+        try:
+            os.replace(self.pending_path, claimed)  # another run replaying at the same time gets nothing
+        except OSError:
+            return
+        events: list[Event] = []
+        try:
+            for line in claimed.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                    events.append(_SET_ASIDE_TYPES[record["type"]].model_validate(record["event"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line: skip it, keep the rest
+            claimed.unlink()
+        except OSError:
+            return
+        self._pending.extendleft(reversed(events))
+
+    def _retry_in_background(self) -> None:
+        if self._retrying is not None and self._retrying.is_alive():
+            return
+
+        def retry() -> None:
+            while True:
+                time.sleep(RETRY_S)
+                with self._lock:
+                    if self._closed or self._flush():
+                        return
+
+        self._retrying = threading.Thread(target=retry, name="micro-agent-audit-retry", daemon=True)
+        self._retrying.start()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -224,6 +349,7 @@ class AuditLog:
             self._warn(f"micro-agent: audit log {self.db_path} not written ({_reason(exc)}); the run goes on")
 
     def _write(self, conn: sqlite3.Connection, event: Event) -> None:
+        """The statements of one event; the caller commits them together."""
         if isinstance(event, RunStarted):
             self._unwritten_runs[event.run_id] = event
         started = self._unwritten_runs.get(event.run_id)
@@ -232,7 +358,6 @@ class AuditLog:
                 "INSERT OR IGNORE INTO runs (run_id, started_at, target, objective, root) VALUES (?, ?, ?, ?, ?)",
                 (started.run_id, iso_utc(started.at), started.target, started.objective, started.root),
             )
-            del self._unwritten_runs[event.run_id]
         if isinstance(event, IterationFinished):
             conn.execute(
                 """INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration,
@@ -241,6 +366,12 @@ class AuditLog:
                 (event.run_id, event.tier_index, event.tier_name, event.tier_mode, event.model, event.iteration,
                  event.change_summary, event.test_status, json.dumps(event.failed_tests),
                  json.dumps(event.error_messages), event.cost_usd, event.duration_ms, iso_utc(event.at)),
+            )
+            # A run that is killed never reaches RunFinished: its row counts what it did as it goes.
+            conn.execute(
+                """UPDATE runs SET total_iterations = max(total_iterations, (SELECT count(*) FROM tier_attempts
+                       WHERE run_id = ?1)), total_cost_usd = total_cost_usd + ?2 WHERE run_id = ?1""",
+                (event.run_id, event.cost_usd),
             )
         elif isinstance(event, Escalated):
             conn.execute(
@@ -252,8 +383,9 @@ class AuditLog:
         elif isinstance(event, RunFinished):
             report = event.report
             conn.execute(
-                """UPDATE runs SET finished_at = ?, outcome = ?, solved_by_tier = ?, total_iterations = ?,
-                       total_cost_usd = ? WHERE run_id = ?""",
+                """UPDATE runs SET finished_at = ?1, outcome = ?2, solved_by_tier = ?3,
+                       total_iterations = max(?4, (SELECT count(*) FROM tier_attempts WHERE run_id = ?6)),
+                       total_cost_usd = ?5 WHERE run_id = ?6""",
                 (iso_utc(event.at), report.outcome, report.solved_by_tier, report.total_iterations,
                  report.total_cost_usd, event.run_id),
             )
@@ -285,8 +417,13 @@ class AmbiguousRunId(LookupError):
 
 
 # every run, with the tier its last attempt ran in (the LSP's `escalate` starts a new run after it)
+# `total_iterations` is never below the attempts recorded (a run that was killed stopped counting).
 _RUNS_SQL = """
-    SELECT runs.*,
+    SELECT runs.run_id, runs.started_at, runs.finished_at, runs.target, runs.objective, runs.outcome,
+           runs.solved_by_tier,
+           max(runs.total_iterations, (SELECT count(*) FROM tier_attempts a WHERE a.run_id = runs.run_id))
+               AS total_iterations,
+           runs.total_cost_usd, runs.root,
            (SELECT tier_index FROM tier_attempts a WHERE a.run_id = runs.run_id ORDER BY a.id DESC LIMIT 1)
                AS last_tier_index,
            (SELECT tier_name FROM tier_attempts a WHERE a.run_id = runs.run_id ORDER BY a.id DESC LIMIT 1)

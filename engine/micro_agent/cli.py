@@ -3,13 +3,14 @@
 The CLI is a face: it parses flags, builds a RunRequest, renders the engine's events, and maps the
 outcome to the exit status: 0 solved (and applied) · 1 not solved · 2 usage or config error (also: another
 run is fixing the file) · 3 budget · 4 solved but not applied (the file changed meanwhile; the fix is kept
-on the run's ref) · 130 interrupted.
+on the run's ref) · 130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP (cleaned up like Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -22,12 +23,30 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops and cleans up as on Ctrl-C, and exits 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+def _stop_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into `Stopped` in the main thread (POSIX; Windows has neither)."""
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="micro-agent", description="Fixes code until its tests pass.",
         epilog="exit status of `run`: 0 solved and applied · 1 not solved · 2 usage/config error or a run already "
                "going on the file · 3 budget spent · 4 solved but not applied (kept on refs/micro-agent/<run>) · "
-               "130 interrupted")
+               "130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP")
     parser.add_argument("--version", action="version", version=f"micro-agent {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -36,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog="exit status: 0 solved and applied · 1 not solved · 2 usage/config error, or "
                                      "another run is fixing TARGET · 3 budget spent · 4 solved but not applied "
                                      "(TARGET changed meanwhile; the fix is kept on refs/micro-agent/<run>) · "
-                                     "130 interrupted")
+                                     "130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP")
     run.add_argument("target", metavar="TARGET", help="the source file to fix")
     run.add_argument("-t", "--test", metavar="CMD", help="test command (default: micro-agent.yml, else detected)")
     mode = run.add_argument_group("modes (ignored with a tier config)")
@@ -141,19 +160,25 @@ def run_command(args: argparse.Namespace) -> int:
         finally:
             finished.set()
 
+    _stop_on_signals()
     threading.Thread(target=work, name="micro-agent-run", daemon=True).start()
     try:
         while not finished.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        renderer.stop()
-        err.print("[yellow]Interrupted: stopping and cleaning up…[/] (Ctrl-C again to quit at once)")
+    except KeyboardInterrupt as stop:
+        exit_code = getattr(stop, "exit_code", EXIT_INTERRUPTED)
         controls.cancel()
+        try:
+            renderer.stop()
+            what = f"Stopped by {stop}" if isinstance(stop, Stopped) else "Interrupted"
+            err.print(f"[yellow]{what}: stopping and cleaning up…[/] (Ctrl-C again to quit at once)")
+        except OSError:
+            pass  # SIGHUP: the terminal is gone; clean up all the same
         try:
             finished.wait(15)
         except KeyboardInterrupt:
-            os._exit(EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+            os._exit(exit_code)
+        return exit_code
     renderer.stop()
     report = box["report"]
     if args.json:

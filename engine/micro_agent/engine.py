@@ -24,6 +24,7 @@ from .environment import resolve_environment
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
                      TierStarted, Warned)
+from .hangs import timed_out
 from .judge import judge_candidate
 from .prompts import PromptState, artisan_messages, critic_messages, librarian_choice, librarian_messages
 from .replies import ReplyError, parse_reply
@@ -389,14 +390,17 @@ def _same_infra_error_twice(attempts: list[Attempt], last: TestReport) -> bool:
 
     A timeout does not count: an endless loop in a candidate causes one, and the next candidate can fix it.
     """
-    if not last.infra_error or last.infra_error.startswith("timed out") or len(attempts) < 2:
+    if not last.infra_error or timed_out(last) or len(attempts) < 2:
         return False
     return attempts[-2].error_messages[:1] == attempts[-1].error_messages[:1] == [last.infra_error]
 
 
 def _broken_reason(report: TestReport, target: str) -> str | None:
-    """Why the initial test run shows a broken test command, or None when the code can fix it."""
-    if report.infra_error:
+    """Why the initial test run shows a broken test command, or None when the code can fix it.
+
+    A timeout is the code's fault (it hangs): the model is asked to fix it.
+    """
+    if report.infra_error and not timed_out(report):
         return report.infra_error
     stem = Path(target).stem
     for failure in report.failures:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .excerpts import big_file_view
+from .hangs import timed_out, timeout_text
 from .reports import TestReport
 from .runners import runner_name
 from .summary import Attempt
@@ -84,10 +85,12 @@ def fenced(path: str, content: str, cap: int = FILE_CAP) -> str:
     return f"{fence}{tag} path={path}\n{content.rstrip()}\n{fence}"
 
 
-def failures_text(report: TestReport | None, cap: int = FAILURES_CAP) -> str:
+def failures_text(report: TestReport | None, cap: int = FAILURES_CAP, root: Path | None = None) -> str:
     """The failing tests with their messages, indentation intact, truncated evenly when long."""
     if report is None:
         return "(the tests have not run yet)"
+    if timed_out(report):
+        return f"{timeout_text(report, root)}\n\n{_tail(report.output, cap)}"
     if report.infra_error and not report.failures:
         return f"The test command could not run the tests: {report.infra_error}\n\n{_tail(report.output, cap)}"
     if not report.failures:
@@ -137,7 +140,7 @@ def artisan_messages(s: PromptState) -> list[dict[str, str]]:
     parts = [f"Objective: {s.objective}", tests_line(s), target_section(s), *in_file_tests_note(s)]
     parts += test_file_sections(s)
     parts += [f"## Related file (read only): {path}\n{fenced(path, text)}" for path, text in s.context_files.items()]
-    parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
+    parts.append(f"## Failing tests\n{failures_text(s.last_report, root=s.root)}")
     if s.attempts:
         parts.append("## Earlier attempts in this run (do not repeat them)\n" + "\n".join(a.line() for a in s.attempts))
     if s.escalation_context:
@@ -166,7 +169,7 @@ def librarian_messages(s: PromptState, candidates: dict[str, str]) -> list[dict[
     parts = [f"Objective: {s.objective}", tests_line(s), target_section(s), *in_file_tests_note(s)]
     parts += test_file_sections(s)
     parts += [f"## Candidate related file: {path}\n{fenced(path, text, cap=8000)}" for path, text in candidates.items()]
-    parts.append(f"## Failing tests\n{failures_text(s.last_report)}")
+    parts.append(f"## Failing tests\n{failures_text(s.last_report, root=s.root)}")
     if s.attempts:
         parts.append("## Earlier attempts in this tier\n" + "\n".join(a.line() for a in s.attempts))
     if s.escalation_context:
@@ -185,7 +188,7 @@ def critic_messages(s: PromptState, diff: str) -> list[dict[str, str]]:
     parts = [f"Objective: {s.objective}", tests_line(s), *in_file_tests_note(s),
              f"## Candidate change to {s.target}\n```diff\n{_head(diff, FILE_CAP)}\n```"]
     parts += test_file_sections(s)
-    parts.append(f"## Failures before this change\n{failures_text(s.last_report)}")
+    parts.append(f"## Failures before this change\n{failures_text(s.last_report, root=s.root)}")
     return [{"role": "system", "content": CRITIC_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 

@@ -164,6 +164,32 @@ def prune_stale(root: Path) -> list[Path]:
     return removed
 
 
+# -- stale temp folders (issue 9, item 9: a killed run's temp folders go with the next run) -----------
+
+
+def prune_stale_temp(tmp: Path | None = None) -> list[Path]:
+    """Remove the `micro-agent-<pid>-*` folders in the temp dir (working copies of either mode, test report
+    folders) whose process is gone, i.e. a run that was killed; returns their paths. Only our own folders."""
+    base = Path(tmp or tempfile.gettempdir())
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return []
+    removed: list[Path] = []
+    for entry in entries:
+        pid = _owner_pid(entry)
+        if pid is None or _pid_alive(pid) or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            if hasattr(os, "getuid") and entry.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)  # never follows links (linked node_modules stay intact)
+        removed.append(entry)
+    return removed
+
+
 class Workspace:
     """An isolated working copy of `root`; candidates are written and tests run in `path`."""
 
@@ -199,6 +225,7 @@ class Workspace:
         for rel in overlays:
             _inside(root, rel)
         disk_at_create = {rel: _read_bytes(root / rel) for rel in overlays}
+        prune_stale_temp()
         repo = _find_repo(root)
         top = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")).resolve()
         try:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
@@ -26,6 +30,7 @@ from .actions import CANCEL_COMMAND, ESCALATE_COMMAND, RUN_COMMAND, STATUS_COMMA
 from .arguments import BadArguments, RunArgs, UriArgs, parse_arguments
 from .features import (CodeActionsFeature, FailureDiagnostics, Feature, RunsFeature, SettingsFeature, StatusFeature,
                        TestsOnSaveFeature)
+from .features.runs import SHUTDOWN_GRACE_S
 from .pygls_client import PyglsClient
 from .run_request import CannotRun
 from .runs import RunRegistry
@@ -171,6 +176,29 @@ def create_server() -> MicroAgentServer:
     return server
 
 
+def _stop_on_signals(server: MicroAgentServer) -> None:
+    """SIGTERM / SIGHUP: cancel the runs (they clean up and are recorded as interrupted), then exit 128 + signal.
+
+    The work happens on a thread, so the event loop keeps delivering the runs' ends meanwhile. Test
+    processes die with the server whatever happens (see micro_agent.runners.process).
+    """
+    def stop(signum: int, frame: object) -> None:
+        def cancel_and_exit() -> None:
+            for run in server.runs.registry.active():
+                run.controls.cancel()
+            deadline = time.monotonic() + SHUTDOWN_GRACE_S
+            while server.runs.registry.active() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            logging.shutdown()
+            os._exit(128 + signum)
+
+        threading.Thread(target=cancel_and_exit, name="micro-agent-stop", daemon=True).start()
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`micro-agent lsp [--tcp HOST:PORT] [-v]`: serve on stdio (default) or TCP."""
     parser = argparse.ArgumentParser(prog="micro-agent lsp", description="Micro Agent language server")
@@ -181,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="[micro-agent-lsp] %(levelname)s %(name)s: %(message)s")
     server = create_server()
+    _stop_on_signals(server)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():

@@ -272,7 +272,7 @@ async def test_a_buffer_edited_during_the_run_keeps_the_users_text(repo, model_s
     client.edit(root / "calc.py", CALC_WRONG)
 
     summary = await finished(client, answer["runId"], features)
-    assert summary["outcome"] == "success" and "you edited calc.py meanwhile" in summary["message"]
+    assert summary["outcome"] == "solved_not_applied" and summary["applied"] is False and "you edited calc.py meanwhile" in summary["message"]
     assert "micro-agent audit show" in summary["message"]  # where the fix is kept
     assert client.edits == [] and client.text(root / "calc.py") == CALC_WRONG
     assert client.shown[-1] == (types.MessageType.Warning, summary["message"])

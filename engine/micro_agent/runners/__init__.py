@@ -19,6 +19,7 @@ Conventions the engine relies on:
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import threading
@@ -92,7 +93,7 @@ def run_tests(
     """
     cwd = Path(cwd)
     runner = select_runner(command, cwd)
-    with tempfile.TemporaryDirectory(prefix="micro-agent-tests-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"micro-agent-{os.getpid()}-tests-") as tmp:  # pid: pruned if killed
         report_dir = Path(tmp)
         full_env = build_env(env)
         prepared = runner.prepare(command, cwd, report_dir, full_env)

@@ -1,4 +1,10 @@
-"""Run a shell command in its own process group, with a timeout, a cancel flag and capped output."""
+"""Run a shell command in its own process group, with a timeout, a cancel flag and capped output.
+
+Nothing outlives the caller: the group is killed on every way out of `run_process` (exit, timeout,
+cancel, an exception), and a watchdog (a tiny `sh` in a session of its own) kills it when the caller
+dies without a chance to clean up (SIGKILL, a crash): it waits on a pipe only the caller holds, and
+the kernel closes that pipe whatever way the caller ends.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +24,10 @@ from .text import strip_ansi
 
 OUTPUT_LIMIT = 200_000  # bytes of stdout+stderr kept: the head and the tail, half each
 POLL_S = 0.05
+# A command that timed out first gets SIGINT (pytest & co print where they were), then SIGKILL.
+TIMEOUT_GRACE_S = 2.0
+# Reads until the caller's end of the pipe closes, then kills the command's process group.
+_WATCHDOG_SCRIPT = 'read _ignored; kill -s KILL -- "-$1" 2>/dev/null; exit 0'
 
 # Plain output for every runner; the caller's `env` can still override these.
 QUIET_ENV = {"NO_COLOR": "1", "PY_COLORS": "0", "CARGO_TERM_COLOR": "never"}
@@ -100,29 +110,34 @@ def run_process(
         )
     except OSError as exc:
         return ProcessResult(None, "", time.monotonic() - started, start_error=f"{exc.strerror or exc}: {cwd}")
+    release_watchdog = _start_watchdog(proc.pid)
+    try:
+        return _supervise(proc, started, timeout_s, cancel)
+    finally:
+        _kill_group(proc)  # whatever the command left running in its group goes with it
+        release_watchdog()
 
+
+def _supervise(proc: subprocess.Popen[bytes], started: float, timeout_s: float,
+               cancel: threading.Event | None) -> ProcessResult:
     buffer = OutputBuffer()
     reader = threading.Thread(target=_pump, args=(proc, buffer), daemon=True)
     reader.start()
     deadline = started + timeout_s
     timed_out = False
-    try:
-        while True:
-            try:
-                proc.wait(timeout=POLL_S)  # returns the moment the command exits
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if cancel is not None and cancel.is_set():
-                _kill_group(proc)
-                raise RunInterrupted()
-            if time.monotonic() >= deadline:
-                _kill_group(proc)
-                timed_out = True
-                break
-    except BaseException:
-        _kill_group(proc)  # Ctrl-C in the caller's thread: leave nothing running
-        raise
+    while True:
+        try:
+            proc.wait(timeout=POLL_S)  # returns the moment the command exits
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            raise RunInterrupted()  # the caller's `finally` kills the group
+        if time.monotonic() >= deadline:
+            _interrupt_group(proc, cancel)
+            timed_out = True
+            break
+    _kill_group(proc)  # a background process left in the group would hold the pipe open
     # A grandchild that left the group may keep the pipe open: do not wait for it forever.
     reader.join(timeout=1.0 if timed_out else 5.0)
     return ProcessResult(
@@ -139,6 +154,59 @@ def _pump(proc: subprocess.Popen[bytes], buffer: OutputBuffer) -> None:
     with stream:
         for chunk in iter(lambda: stream.read1(65536), b""):
             buffer.add(chunk)
+
+
+def _start_watchdog(pgid: int) -> Callable[[], None]:
+    """Start the watchdog of process group `pgid`; returns the function that lets it go (idempotent).
+
+    Letting it go closes our end of its pipe: the watchdog then kills what is left of the group and exits.
+    Where there is no `sh` or no process groups (Windows), there is no watchdog.
+    """
+    shell = shutil.which("sh")
+    if shell is None or not hasattr(os, "killpg"):
+        return lambda: None
+    read_end, write_end = os.pipe()  # not inheritable: no test process holds our end open
+    try:
+        watchdog = subprocess.Popen([shell, "-c", _WATCHDOG_SCRIPT, "micro-agent-watchdog", str(pgid)],
+                                    stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)  # a Ctrl-C or a kill of our group spares it
+    except OSError:
+        os.close(write_end)
+        return lambda: None
+    finally:
+        os.close(read_end)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        os.close(write_end)
+        try:
+            watchdog.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            watchdog.kill()
+
+    return release
+
+
+def _interrupt_group(proc: subprocess.Popen[bytes], cancel: threading.Event | None) -> None:
+    """SIGINT the group, so a test runner can print where it was, then SIGKILL what is still running."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        pass
+    try:
+        ends = time.monotonic() + TIMEOUT_GRACE_S
+        while time.monotonic() < ends and not (cancel is not None and cancel.is_set()):
+            try:
+                proc.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
