@@ -84,6 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
     from .controls import Controls
     from .engine import run as run_engine
     from .render import Renderer, final_table
+    from .secrets import redact
     from .settings import Overrides, build_request
 
     from . import llm
@@ -142,7 +143,7 @@ def run_command(args: argparse.Namespace) -> int:
         return report.exit_code
     out.print(final_table(report))
     style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow"}.get(report.outcome, "red")
-    out.print(f"[{style}]{escape(report.message)}[/]")
+    out.print(f"[{style}]{escape(redact(report.message))}[/]")
     if args.dry_run and report.diff:
         out.print(report.diff, markup=False, highlight=False)
     return report.exit_code

@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from .secrets import looks_secret
+
 TEMP_PREFIX = "micro-agent-"
 REF_PREFIX = "refs/micro-agent/"
 AUTHOR_NAME = "Micro Agent"
@@ -408,6 +410,8 @@ def _seed_from_status(repo: Path, top: Path) -> list[str]:
         if any(part in SKIPPED_NAMES for part in rel.split("/")):
             continue  # caches and our own .micro-agent folder (audit log, cargo target) stay behind
         _copy_entry(repo / rel, top / rel)
+        if entry.startswith("??") and looks_secret(repo / rel, rel):
+            continue  # there for the tests to read, never committed to the run's ref (docs/privacy.md)
         seeded.append(rel)
     return seeded
 

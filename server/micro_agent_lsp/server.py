@@ -21,6 +21,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from micro_agent.secrets import RedactingFilter, redact
+
 from . import __version__, driver
 from .actions import CANCEL_COMMAND, ESCALATE_COMMAND, RUN_COMMAND, STATUS_COMMAND, code_actions
 from .arguments import BadArguments, RunArgs, UriArgs, parse_arguments
@@ -130,10 +132,10 @@ class MicroAgentServer(LanguageServer):
         self._published[group] = {p for p, d in by_path.items() if d}
 
     def log_line(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.window_log_message(types.LogMessageParams(type=kind, message=message))
+        self.window_log_message(types.LogMessageParams(type=kind, message=redact(message)))
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        self.window_show_message(types.ShowMessageParams(type=kind, message=redact(message)))
 
     # ------------------------------------------------------------------ settings
     def apply_settings(self, init_options: Any = None, client_settings: Any = None) -> None:
@@ -292,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="[micro-agent-lsp] %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # logs never show credential-like text (docs/privacy.md)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

@@ -1,0 +1,232 @@
+"""What must never leave the machine: secret files and credential-like text.
+
+Three jobs, all pure except `sendable_files` (it asks git which files are ignored):
+- `sendable_files` drops the files that are never put into a prompt: `.env*`, keys and certificates,
+  credentials files, and files git ignores.
+- `redact` replaces credential-like text with `[redacted]`: every prompt (at the one door to the model,
+  `llm.complete`), the audit DB, the CLI's and the language server's logs.
+- `restore` puts the target's own secrets back into a candidate built from the redacted view of the
+  file, so `[redacted]` never lands in the user's file.
+
+docs/privacy.md describes all of it; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+import re
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+REDACTED = "[redacted]"
+
+# Files never put into a prompt, by name (matched case-insensitively against the file name).
+SECRET_FILE_PATTERNS = (
+    ".env", ".env.*", "*.env", ".envrc",
+    "*.pem", "*.key", "*.crt", "*.cer", "*.der", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
+    "*.gpg", "*.asc", "*.ppk",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
+    "credentials", "credentials.*", "*credentials.json", "*.credentials", "secrets.*", "*.secrets",
+    ".netrc", "_netrc", ".pgpass", ".pypirc", ".npmrc", ".htpasswd", ".git-credentials",
+    "service-account*.json", "*.tfvars", "*.tfstate",
+)
+
+# Credentials recognised by their shape, wherever they stand.
+_PRIVATE_KEY = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
+_TOKEN_SHAPES = re.compile("|".join((
+    _PRIVATE_KEY,
+    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic (sk-ant-…)
+    r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", r"\bgithub_pat_[A-Za-z0-9_]{30,}",  # GitHub
+    r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
+    r"\bAIza[0-9A-Za-z_-]{35}\b",  # Google API keys
+    r"\bnpm_[A-Za-z0-9]{36}\b",  # npm
+)), re.S)
+# The password in `scheme://user:password@host`.
+_URL_PASSWORD = re.compile(r"(?<=://)(?P<user>[^/\s:@'\"]+):(?P<value>[^/\s@'\"]+)(?=@)")
+# `Authorization: Bearer <token>`.
+_BEARER = re.compile(r"(?i)\bbearer\s+(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
+# A value assigned to a name that says it holds a secret: `API_KEY = "…"`, `password: …`, `"token": "…"`.
+_SECRET_NAME = r"[A-Za-z0-9_.-]*?(?:key|secret|token|passw(?:or)?d|pwd|credentials?)s?[A-Za-z0-9_]*"
+_ASSIGNED = re.compile(
+    rf"""(?i)\b(?P<name>{_SECRET_NAME})["']?\s*(?::\s*[A-Za-z_][\w\[\], |.]*?\s*)?(?::=|=>|=|:)\s*"""
+    r"""(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,})(?P=q)|(?P<bare>[A-Za-z0-9+/=_\-.~!@#$%^&*]{8,})(?=\s|$|[,;]))""",
+    re.M)
+
+
+def is_secret_file(rel: str) -> bool:
+    """True for files that hold secrets by their nature (`.env`, `id_rsa`, `*.pem`, credentials files…)."""
+    name = PurePosixPath(rel.replace("\\", "/")).name.lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_PATTERNS)
+
+
+def looks_secret(path: Path, rel: str) -> bool:
+    """A secret file by its name, or a file whose text holds something credential-like."""
+    if is_secret_file(rel):
+        return True
+    try:
+        data = path.read_bytes()[:1_000_000] if path.is_file() and not path.is_symlink() else b""
+    except OSError:
+        return True  # unreadable here: not worth the risk
+    return bool(data) and redact(data.decode("utf-8", "ignore")) != data.decode("utf-8", "ignore")
+
+
+def ignored_by_git(root: Path, rels: list[str]) -> set[str]:
+    """The paths among `rels` (relative to `root`) that git ignores there; none outside a repository."""
+    if not rels:
+        return set()
+    from .workspace import git  # the one way we run git (clean environment, no hooks)
+
+    listed = git(["check-ignore", "-z", "--stdin"], root, stdin=b"".join(r.encode() + b"\0" for r in rels),
+                 check=False)
+    return {rel for rel in listed.split("\0") if rel}
+
+
+def sendable_files(root: Path, rels: list[str]) -> list[str]:
+    """`rels` without the files that never go into a prompt: secret files and files git ignores."""
+    kept = [rel for rel in rels if not is_secret_file(rel)]
+    ignored = ignored_by_git(root, kept)
+    return [rel for rel in kept if rel not in ignored]
+
+
+# ---------------------------------------------------------------- redaction
+
+
+_WORDS = re.compile(r"(?:[A-Z]+\d*|[a-z]+\d*|\d+)(?:[_.-](?:[A-Z]+\d*|[a-z]+\d*|\d+))+")
+
+
+def _high_entropy(value: str) -> bool:
+    """Random-looking: 8+ characters, mixing letters with digits or cases, ~3 bits of entropy per character."""
+    if len(value) < 8 or "://" in value or value.startswith(("/", "./", "${", "{{", "<")) or REDACTED in value:
+        return False
+    if _WORDS.fullmatch(value):  # ENV_VAR_NAME_2, my-app-v2: names, not keys
+        return False
+    classes = sum(bool(re.search(p, value)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+    if classes < 2:
+        return False
+    counts = Counter(value)
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return entropy >= 3.0
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Where the credential-like text in `text` lies: sorted, non-overlapping (start, end) pairs."""
+    spans = [m.span() for m in _TOKEN_SHAPES.finditer(text)]
+    spans += [m.span("value") for m in _URL_PASSWORD.finditer(text)]
+    spans += [m.span("value") for m in _BEARER.finditer(text) if _high_entropy(m.group("value"))]
+    for m in _ASSIGNED.finditer(text):
+        group = "quoted" if m.group("quoted") is not None else "bare"
+        if _high_entropy(m.group(group)):
+            spans.append(m.span(group))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def redact(text: str) -> str:
+    """`text` with every credential-like part replaced by `[redacted]`."""
+    if not text:
+        return text
+    parts, at = [], 0
+    for start, end in _spans(text):
+        parts += [text[at:start], REDACTED]
+        at = end
+    return "".join(parts) + text[at:] if parts else text
+
+
+def redact_messages(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Chat messages as they may be sent to a provider."""
+    return [{**message, "content": redact(message.get("content") or "")} for message in messages]
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of `value` (text, lists, dicts, pydantic models such as events) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if hasattr(value, "model_copy") and hasattr(type(value), "model_fields"):  # pydantic, not imported here
+        return value.model_copy(update={name: redact_value(getattr(value, name))
+                                        for name in type(value).model_fields})
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message (tracebacks included) before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = redact(message), None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+# ---------------------------------------------------------------- restoring the target's own secrets
+
+
+class HiddenSecretError(ValueError):
+    """A candidate holds `[redacted]` on a line the original file has no counterpart for."""
+
+
+def _segments(text: str) -> list[str]:
+    """The lines of `text` (endings kept), with the lines one multi-line secret spans joined into one."""
+    multi = [(s, e) for s, e in _spans(text) if "\n" in text[s:e]]
+    segments, at = [], 0
+    for line in text.splitlines(keepends=True):
+        end = at + len(line)
+        if segments and any(s < at < e for s, e in multi):  # this line starts inside a secret: join it
+            segments[-1] += line
+        else:
+            segments.append(line)
+        at = end
+    return segments
+
+
+def restore(candidate: str, original: str) -> str:
+    """`candidate`, built from `redact(original)`, with each `[redacted]` line given back its original text.
+
+    A line holding `[redacted]` is matched (ignoring indentation) to the line of the redacted original
+    it came from. Raises HiddenSecretError when there is none: the model changed a line whose secret it
+    never saw, and writing it would put `[redacted]` into the user's file.
+    """
+    if REDACTED not in candidate:
+        return candidate
+    hidden: dict[str, list[str]] = {}
+    for segment in _segments(original):
+        body = segment.rstrip("\r\n")
+        shown = redact(body)
+        if shown != body or REDACTED in body:
+            hidden.setdefault(shown.strip(), []).append(body.lstrip())
+    used: Counter[str] = Counter()
+    out = []
+    for number, line in enumerate(candidate.splitlines(keepends=True), 1):
+        body = line.rstrip("\r\n")
+        if REDACTED in body:
+            key = body.strip()
+            originals = hidden.get(key, [])
+            if not originals:
+                raise HiddenSecretError(
+                    f"line {number} of the new code holds {REDACTED} where the file has no such line: a secret "
+                    f"there was hidden from the model, and {REDACTED} is never written into your file. "
+                    "Keep the lines that hold secrets exactly as shown.")
+            pick = originals[min(used[key], len(originals) - 1)]
+            used[key] += 1
+            line = body[:len(body) - len(body.lstrip())] + pick + line[len(body):]
+        out.append(line)
+    return "".join(out)
