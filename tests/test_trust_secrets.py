@@ -171,3 +171,30 @@ def test_a_reply_that_changes_a_hidden_secret_line_is_refused_and_search_replace
     attempts = audit_text(repo)
     assert "holds [redacted] where the file has no such line" in attempts
     assert TARGET_TOKEN not in attempts
+
+
+def test_outside_git_the_gitignore_still_keeps_files_out_of_prompts(tmp_path, model_server, model, cli_env):
+    project = tmp_path / "plain"  # a project folder that is no git repository (a downloaded tarball)
+    project.mkdir()
+    for rel, text in {"calc.py": CALC, "tests/test_calc.py": TESTS, "conftest.py": "",
+                      "aws_client.py": 'REGION = "eu-west-1"\n', ".gitignore": "local_settings.py\n",
+                      ".env": f"OPENAI_API_KEY={ENV_KEY}\n", "helper.py": "import calc\n",
+                      "local_settings.py": f'import calc\n\nDB_PASSWORD = "{IGNORED_PASSWORD}"\n',
+                      "micro-agent.yml": f"test: {json.dumps(cmd_for_tests())}\n"}.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    artisan, librarian, critic = model("artisan"), model("librarian"), model("critic")
+    model_server.script(artisan.removeprefix("openai/"), [echo_with("return a - b", "return a + b")])
+    model_server.script(librarian.removeprefix("openai/"), ["ANALYSIS: add subtracts.\nFILES:\nhelper.py"])
+    model_server.script(critic.removeprefix("openai/"), ["Looks right."])
+
+    done = micro_agent(["run", "calc.py", "--full", "--artisan", artisan, "--librarian", librarian,
+                        "--critic", critic], project, cli_env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f'SERVICE_TOKEN = "{TARGET_TOKEN}"' in (project / "calc.py").read_text()
+    offered = model_server.prompts(librarian.removeprefix("openai/"))[0]
+    assert "## Candidate related file: helper.py" in offered
+    assert "local_settings.py" not in offered
+    for text in model_server.prompts():
+        assert_none_in(text, EVERY_SECRET, "a prompt")

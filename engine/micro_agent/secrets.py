@@ -77,13 +77,18 @@ def looks_secret(path: Path, rel: str) -> bool:
 
 
 def ignored_by_git(root: Path, rels: list[str]) -> set[str]:
-    """The paths among `rels` (relative to `root`) that git ignores there; none outside a repository."""
+    """The paths among `rels` (relative to `root`) that match git's ignore rules there, tracked or not.
+
+    None outside a repository.
+    """
     if not rels:
         return set()
     from .workspace import git  # the one way we run git (clean environment, no hooks)
 
-    listed = git(["check-ignore", "-z", "--stdin"], root, stdin=b"".join(r.encode() + b"\0" for r in rels),
-                 check=False)
+    # check-ignore refuses the literal pathspecs `git()` asks for; it reads plain paths from stdin anyway.
+    # --no-index: a run's copy of a project outside git tracks every file, the ignore rules still count.
+    listed = git(["--no-literal-pathspecs", "check-ignore", "--no-index", "-z", "--stdin"], root,
+                 stdin=b"".join(r.encode("utf-8", "surrogateescape") + b"\0" for r in rels), check=False)
     return {rel for rel in listed.split("\0") if rel}
 
 
