@@ -19,6 +19,7 @@ from lsprotocol import types
 from micro_agent.config import ConfigError, RunRequest
 from micro_agent.controls import Controls
 from micro_agent.events import Observer
+from micro_agent.secrets import redact
 from micro_agent.reports import RunReport, TestReport
 
 from .arguments import RunArgs
@@ -217,6 +218,7 @@ class LspRunView:
             cancelled.add_done_callback(lambda future: controls.cancel() if future.cancelled() else None)
 
     def report(self, message: str) -> None:
+        message = redact(message)  # provider errors and escalation reasons: never a credential (docs/privacy.md)
         if self.token is None:
             self.ls.log_line(f"Micro Agent ({self.run.target}): {message}")
         else:
@@ -226,6 +228,7 @@ class LspRunView:
         if self.ended:
             return
         self.ended = True
+        message = redact(message)
         if self.token is None:
             self.ls.log_line(f"Micro Agent ({self.run.target}): {message}")
             return
@@ -316,7 +319,7 @@ async def drive(ls: MicroAgentServer, run: ActiveRun, files: RunFiles, request: 
             report = RunReport(run_id=run.run_id, target=run.target, test_command=request.test_command,
                                outcome="error", message="the run stopped unexpectedly (see the server log)")
         summary = finished_summary(run, report)
-        summary["message"] = note or finished_message(report, run.target)[1]
+        summary["message"] = redact(note or finished_message(report, run.target)[1])
         ls.runs.finish(run, summary)
         ls.protocol.notify(RUN_FINISHED, summary)
     kind, message = finished_message(report, run.target)
