@@ -139,7 +139,7 @@ def run_command(args: argparse.Namespace) -> int:
     renderer.stop()
     report = box["report"]
     if args.json:
-        print(report.model_dump_json(indent=2))
+        print(report.model_copy(update={"message": redact(report.message)}).model_dump_json(indent=2))
         return report.exit_code
     out.print(final_table(report))
     style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow"}.get(report.outcome, "red")

@@ -17,7 +17,8 @@ import fnmatch
 import logging
 import math
 import re
-from collections import Counter
+from collections import Counter, deque
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -34,27 +35,29 @@ SECRET_FILE_PATTERNS = (
     "service-account*.json", "*.tfvars", "*.tfstate",
 )
 
-# Credentials recognised by their shape, wherever they stand.
+# Credentials recognised by their shape, wherever they stand. No leading `\b`: a pattern that starts with
+# a literal is searched fast; `_at_word_start` checks the boundary instead.
 _PRIVATE_KEY = r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
 _TOKEN_SHAPES = re.compile("|".join((
     _PRIVATE_KEY,
-    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",  # AWS access key ids
-    r"\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic (sk-ant-…)
-    r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", r"\bgithub_pat_[A-Za-z0-9_]{30,}",  # GitHub
-    r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
-    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
-    r"\bAIza[0-9A-Za-z_-]{35}\b",  # Google API keys
-    r"\bnpm_[A-Za-z0-9]{36}\b",  # npm
+    r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic (sk-ant-…)
+    r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+    r"gh[pousr]_[A-Za-z0-9]{30,}\b", r"github_pat_[A-Za-z0-9_]{30,}",  # GitHub
+    r"glpat-[A-Za-z0-9_-]{20,}",  # GitLab
+    r"xox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
+    r"AIza[0-9A-Za-z_-]{35}\b",  # Google API keys
+    r"npm_[A-Za-z0-9]{36}\b",  # npm
 )), re.S)
 # The password in `scheme://user:password@host`.
 _URL_PASSWORD = re.compile(r"(?<=://)(?P<user>[^/\s:@'\"]+):(?P<value>[^/\s@'\"]+)(?=@)")
 # `Authorization: Bearer <token>`.
-_BEARER = re.compile(r"(?i)\bbearer\s+(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
+_BEARER = re.compile(r"(?i)bearer\s+(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
 # A value assigned to a name that says it holds a secret: `API_KEY = "…"`, `password: …`, `"token": "…"`.
-_SECRET_NAME = r"[A-Za-z0-9_.-]*?(?:key|secret|token|passw(?:or)?d|pwd|credentials?)s?[A-Za-z0-9_]*"
+# Anchored on the telling word (the rest of the name is not needed), so a scan is one pass of a literal search.
+_SECRET_WORD = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?)s?[A-Za-z0-9_]*"
 _ASSIGNED = re.compile(
-    rf"""(?i)\b(?P<name>{_SECRET_NAME})["']?\s*(?::\s*[A-Za-z_][\w\[\], |.]*?\s*)?(?::=|=>|=|:)\s*"""
+    rf"""(?i){_SECRET_WORD}["']?\s*(?::\s*[A-Za-z_][\w\[\], |.]*?\s*)?(?::=|=>|=|:)\s*"""
     r"""(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,})(?P=q)|(?P<bare>[A-Za-z0-9+/=_\-.~!@#$%^&*]{8,})(?=\s|$|[,;]))""",
     re.M)
 
@@ -119,11 +122,17 @@ def _high_entropy(value: str) -> bool:
     return entropy >= 3.0
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
+def _at_word_start(text: str, at: int) -> bool:
+    return at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_")
+
+
+@lru_cache(maxsize=8)  # the engine redacts the target, then restores against it: one scan
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
     """Where the credential-like text in `text` lies: sorted, non-overlapping (start, end) pairs."""
-    spans = [m.span() for m in _TOKEN_SHAPES.finditer(text)]
+    spans = [m.span() for m in _TOKEN_SHAPES.finditer(text) if _at_word_start(text, m.start())]
     spans += [m.span("value") for m in _URL_PASSWORD.finditer(text)]
-    spans += [m.span("value") for m in _BEARER.finditer(text) if _high_entropy(m.group("value"))]
+    spans += [m.span("value") for m in _BEARER.finditer(text)
+              if _at_word_start(text, m.start()) and _high_entropy(m.group("value"))]
     for m in _ASSIGNED.finditer(text):
         group = "quoted" if m.group("quoted") is not None else "bare"
         if _high_entropy(m.group(group)):
@@ -134,7 +143,7 @@ def _spans(text: str) -> list[tuple[int, int]]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
-    return merged
+    return tuple(merged)
 
 
 def redact(text: str) -> str:
@@ -189,18 +198,32 @@ class HiddenSecretError(ValueError):
     """A candidate holds `[redacted]` on a line the original file has no counterpart for."""
 
 
-def _segments(text: str) -> list[str]:
-    """The lines of `text` (endings kept), with the lines one multi-line secret spans joined into one."""
-    multi = [(s, e) for s, e in _spans(text) if "\n" in text[s:e]]
-    segments, at = [], 0
-    for line in text.splitlines(keepends=True):
-        end = at + len(line)
-        if segments and any(s < at < e for s, e in multi):  # this line starts inside a secret: join it
-            segments[-1] += line
-        else:
-            segments.append(line)
+def _redacted_lines(text: str) -> list[tuple[str, str]]:
+    """(line as shown to the model, original line) for each line of `text` that redaction changed or that
+    holds `[redacted]` already; the lines one multi-line secret spans count as one. Line endings dropped."""
+    spans = deque(_spans(text))
+    found: list[tuple[str, str]] = []
+    at, index = 0, 0
+    lines = text.splitlines(keepends=True)
+    while index < len(lines):
+        start, end = at, at + len(lines[index])
+        index += 1
+        inside = []
+        while spans and spans[0][0] < end:
+            s, e = spans.popleft()
+            inside.append((s, e))
+            while e > end and index < len(lines):  # a secret across lines: the segment goes on to its end
+                end += len(lines[index])
+                index += 1
         at = end
-    return segments
+        body = text[start:end].rstrip("\r\n")
+        if inside or REDACTED in body:
+            shown, cut = [], start
+            for s, e in inside:
+                shown += [text[cut:s], REDACTED]
+                cut = e
+            found.append(("".join(shown) + text[cut:start + len(body)] if inside else body, body))
+    return found
 
 
 def restore(candidate: str, original: str) -> str:
@@ -213,11 +236,8 @@ def restore(candidate: str, original: str) -> str:
     if REDACTED not in candidate:
         return candidate
     hidden: dict[str, list[str]] = {}
-    for segment in _segments(original):
-        body = segment.rstrip("\r\n")
-        shown = redact(body)
-        if shown != body or REDACTED in body:
-            hidden.setdefault(shown.strip(), []).append(body.lstrip())
+    for shown, body in _redacted_lines(original):
+        hidden.setdefault(shown.strip(), []).append(body.lstrip())
     used: Counter[str] = Counter()
     out = []
     for number, line in enumerate(candidate.splitlines(keepends=True), 1):
