@@ -160,9 +160,11 @@ def test_files_look_secret_by_name_or_by_content(tmp_path):
     (tmp_path / "notes.txt").write_text(f"my key is {AWS_ID}\n")
     (tmp_path / "helper.py").write_text("def helper():\n    return 1\n")
     (tmp_path / ".env").write_text("DEBUG=1\n")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\0\0" + AWS_ID.encode())
     assert looks_secret(tmp_path / "notes.txt", "notes.txt")
     assert looks_secret(tmp_path / ".env", ".env")
     assert not looks_secret(tmp_path / "helper.py", "helper.py")
+    assert not looks_secret(tmp_path / "logo.png", "logo.png")  # binary: only a secret file's name counts
 
 
 def test_the_logging_filter_redacts_messages_arguments_and_tracebacks():

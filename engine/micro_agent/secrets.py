@@ -76,7 +76,10 @@ def looks_secret(path: Path, rel: str) -> bool:
         data = path.read_bytes()[:1_000_000] if path.is_file() and not path.is_symlink() else b""
     except OSError:
         return True  # unreadable here: not worth the risk
-    return bool(data) and redact(data.decode("utf-8", "ignore")) != data.decode("utf-8", "ignore")
+    if not data or b"\0" in data:  # empty, or binary: its name decides (a .p12 is on the list)
+        return False
+    text = data.decode("utf-8", "ignore")
+    return redact(text) != text
 
 
 def ignored_by_git(root: Path, rels: list[str]) -> set[str]:
