@@ -131,13 +131,13 @@ def test_restore_keeps_a_literal_placeholder_the_file_already_had():
 
 @pytest.mark.parametrize("rel", [".env", ".env.local", "config/.env.production", "id_rsa", "id_ed25519.pub",
                                  "certs/server.pem", "tls.key", "store.p12", "client.pfx", "credentials",
-                                 "gcp-credentials.json", ".netrc", "deploy/prod.tfvars"])
+                                 "gcp-credentials.json", ".netrc", "deploy/prod.tfvars", "config/secrets.yml"])
 def test_secret_files_are_known_by_name(rel):
     assert is_secret_file(rel)
 
 
 @pytest.mark.parametrize("rel", ["calc.py", "src/keys.py", "token.ts", "tests/test_env.py", "environment.rs",
-                                 "README.md", "keyboard.js"])
+                                 "README.md", "keyboard.js", "engine/micro_agent/secrets.py"])
 def test_ordinary_files_are_not_secret_files(rel):
     assert not is_secret_file(rel)
 

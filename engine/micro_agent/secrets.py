@@ -30,7 +30,8 @@ SECRET_FILE_PATTERNS = (
     "*.pem", "*.key", "*.crt", "*.cer", "*.der", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
     "*.gpg", "*.asc", "*.ppk",
     "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    "credentials", "credentials.*", "*credentials.json", "*.credentials", "secrets.*", "*.secrets",
+    "credentials", "*credentials.json", "*.credentials", "*.secrets",
+    *(f"{stem}.{ext}" for stem in ("credentials", "secrets") for ext in ("json", "yml", "yaml", "toml", "ini", "xml")),
     ".netrc", "_netrc", ".pgpass", ".pypirc", ".npmrc", ".htpasswd", ".git-credentials",
     "service-account*.json", "*.tfvars", "*.tfstate",
 )
