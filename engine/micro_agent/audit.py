@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
+from .secrets import redact_value
 from .summary import Attempt, accumulate, tier_header, tier_summary
 
 BUSY_TIMEOUT_S = 0.2  # a database locked by another process must not stall the run: writes queue instead
@@ -228,6 +229,7 @@ class AuditLog:
     def __call__(self, event: Event) -> None:
         if not isinstance(event, (RunStarted, IterationFinished, Escalated, RunFinished)):
             return
+        event = redact_value(event)  # credential-like text never lands in the database (docs/privacy.md)
         with self._lock:
             if self._closed:
                 return

@@ -115,6 +115,7 @@ def run_command(args: argparse.Namespace) -> int:
     from .controls import Controls
     from .engine import run as run_engine
     from .render import Renderer, final_table
+    from .secrets import redact
     from .settings import Overrides, build_request
 
     from . import llm
@@ -182,12 +183,12 @@ def run_command(args: argparse.Namespace) -> int:
     renderer.stop()
     report = box["report"]
     if args.json:
-        print(report.model_dump_json(indent=2))
+        print(report.model_copy(update={"message": redact(report.message)}).model_dump_json(indent=2))
         return report.exit_code
     out.print(final_table(report))
     style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow",
              "solved_not_applied": "yellow"}.get(report.outcome, "red")
-    out.print(f"[{style}]{escape(report.message)}[/]")
+    out.print(f"[{style}]{escape(redact(report.message))}[/]")
     if args.dry_run and report.diff:
         out.print(report.diff, markup=False, highlight=False)
     return report.exit_code

@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
+from .secrets import sendable_files
+
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "target", "__pycache__", ".micro-agent", "dist", "build",
              ".mypy_cache", ".pytest_cache", ".tox"}
 SOURCE_SUFFIXES = {".py", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".rs"}
@@ -42,9 +44,12 @@ def imports_of(root: Path, rel: str, text: str, files: set[str]) -> list[str]:
 
 
 def related_files(root: Path, target: str, read=None) -> tuple[list[str], list[str]]:
-    """(files the target imports, files that import the target), both relative to root."""
+    """(files the target imports, files that import the target), both relative to root.
+
+    Files that may not go into a prompt (secret files, files git ignores) are never among them.
+    """
     read = read or (lambda rel: (root / rel).read_text(encoding="utf-8", errors="replace"))
-    files = source_files(root)
+    files = sendable_files(root, source_files(root))
     file_set = set(files)
     imported = [f for f in imports_of(root, target, read(target), file_set) if f != target]
     importers = []

@@ -32,6 +32,7 @@ from .reports import RunReport, TestReport, TierResult
 from .refs import keep_patch, kept_message
 from .runlock import RunInProgress, RunLock
 from .runners import find_test_files, run_tests
+from .secrets import HiddenSecretError, redact, restore, sendable_files
 from .summary import Attempt, accumulate, describe_change, report_errors, tier_header, tier_summary
 from .workspace import Workspace, WorkspaceError
 
@@ -278,8 +279,9 @@ class _Loop:
         reply = self.call("artisan", models["artisan"], index, iteration, artisan_messages(state))
         current = state.target_content
         try:
-            new = parse_reply(reply, self.req.target, current)
-        except ReplyError as exc:
+            # The model saw the target redacted: its reply is read against that view, then the secrets go back.
+            new = restore(parse_reply(reply, self.req.target, redact(current)), current)
+        except (ReplyError, HiddenSecretError) as exc:
             return Attempt(iteration, "no change", "error", [], [f"unusable reply: {exc}"]), state.last_report, ""
         if new == current:
             return (Attempt(iteration, "no change", "error", [], ["the reply repeated the current code unchanged"]),
@@ -353,7 +355,7 @@ class _Loop:
         paths = self.req.test_files or [p.relative_to(self.ws.path).as_posix()
                                         for p in find_test_files(self.ws.path / self.req.target, self.ws.path)]
         files = {}
-        for rel in paths[:5]:
+        for rel in sendable_files(self.ws.path, paths)[:5]:
             try:
                 files[rel] = self.ws.read(rel)
             except (OSError, WorkspaceError):

@@ -15,6 +15,7 @@ from typing import Any
 from .config import ModelPrice
 from .controls import RunInterrupted
 from .providers import is_local
+from .secrets import redact_messages
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -83,6 +84,7 @@ def complete(model: str, messages: list[dict[str, str]], *, timeout_s: float = 1
     the provider is still thinking; the abandoned request is simply dropped. A provider that is down
     fails at once; a rate limit is waited out twice before it counts as a failure.
     """
+    messages = redact_messages(messages)  # nothing credential-like ever leaves the machine (docs/privacy.md)
     cancelled = cancelled or threading.Event()
     started = time.monotonic()
     for wait_s in (*RATE_LIMIT_WAITS_S, None):

@@ -10,6 +10,7 @@ from rich.table import Table
 from .events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinished, IterationStarted, RunStarted,
                      TestsFinished, TierStarted, Warned)
 from .reports import RunReport
+from .secrets import redact_value
 
 OUTCOME_STYLE = {"success": "bold green", "solved_not_applied": "bold yellow", "failed": "bold red",
                  "budget_exhausted": "bold yellow", "interrupted": "yellow", "error": "bold red"}
@@ -29,7 +30,7 @@ class Renderer:
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"on_{event.kind}", None)
         if handler:
-            handler(event)
+            handler(redact_value(event))  # test output, errors and reasons are shown redacted
 
     def _live(self, text: str) -> None:
         line = f"{self.phase} · {text} · ${self.cost:.4f}" if self.phase else text

@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from .secrets import looks_secret
+
 TEMP_PREFIX = "micro-agent-"
 REF_PREFIX = "refs/micro-agent/"
 AUTHOR_NAME = "Micro Agent"
@@ -195,7 +197,7 @@ class Workspace:
 
     def __init__(
         self, root: Path, path: Path, run_id: str, *, top: Path, repo: Path | None, ref: str | None,
-        base: str, disk_at_create: dict[str, bytes | None],
+        base: str, disk_at_create: dict[str, bytes | None], kept_out: dict[str, bytes] | None = None,
     ) -> None:
         self.root = root
         self.path = path
@@ -209,6 +211,8 @@ class Workspace:
         self._disk_at_create = disk_at_create  # overlay paths: the user's file as it was on disk at create()
         self._seed: dict[str, bytes | None] = {}  # written paths: their content in the seed (None: absent)
         self._written: dict[str, bytes] = {}  # written paths: what was last written there
+        # Secret-looking untracked files (relative to the top): in the copy for the tests, never in the seed commit.
+        self._kept_out = dict(kept_out or {})
         self._cleaned = False
 
     # -- creation ---------------------------------------------------------------------------------
@@ -248,7 +252,7 @@ class Workspace:
         git(["worktree", "add", "--quiet", "--detach", str(top), head], repo)
         try:
             path = top / prefix if prefix else top
-            seeded = _seed_from_status(repo, top)
+            seeded, kept_out = _seed_from_status(repo, top)
             if not path.is_dir():  # root is ignored by git: only a copy carries its files
                 _remove_temp(top, repo=repo)
                 top.mkdir()
@@ -263,7 +267,8 @@ class Workspace:
         except BaseException:
             _remove_temp(top, repo=repo)
             raise
-        return cls(root, path, run_id, top=top, repo=repo, ref=ref, base=base, disk_at_create=disk_at_create)
+        return cls(root, path, run_id, top=top, repo=repo, ref=ref, base=base, disk_at_create=disk_at_create,
+                   kept_out={rel: (top / rel).read_bytes() for rel in kept_out if (top / rel).is_file()})
 
     @classmethod
     def _create_copy(
@@ -315,6 +320,7 @@ class Workspace:
         """
         git(["read-tree", "--reset", "-u", self._base], self._top)
         git(["clean", "-ffdxq", *[arg for name in LINKED_DIRS for arg in ("-e", name)]], self._top)
+        _put_back(self._top, self._kept_out)
         for rel, content in self._written.items():
             target = self.path / rel
             if target.is_symlink() or target.is_dir():
@@ -331,8 +337,9 @@ class Workspace:
                        self._base, "--"], self._top)
         new = git(["ls-files", "-z", "--others", "--exclude-standard"], self._top)
         written = {_top_rel(self.path, self._top, rel) for rel in self._written}
+        kept = {rel for rel, content in self._kept_out.items() if _read_bytes(self._top / rel) == content}
         stray = {rel for rel in [*changed.split("\0"), *new.split("\0")]
-                 if rel and rel not in written and not _unjudged(rel)}
+                 if rel and rel not in written and rel not in kept and not _unjudged(rel)}
         stray.update(_top_rel(self.path, self._top, rel) for rel, content in self._written.items()
                      if _read_bytes(self.path / rel) != content)
         return sorted(os.path.relpath(self._top / rel, self.path).replace(os.sep, "/") for rel in stray)
@@ -346,7 +353,8 @@ class Workspace:
             git(["worktree", "add", "--quiet", "--detach", str(top), self._base], repo)
             path = top / self.path.relative_to(self._top)
             copy = Workspace(self.root, path, self.run_id, top=top, repo=repo, ref=None, base=self._base,
-                             disk_at_create={})
+                             disk_at_create={}, kept_out=self._kept_out)
+            _put_back(top, self._kept_out)
             copy.write({rel: content.decode("utf-8") for rel, content in self._written.items()})
             _link_dirs(self._repo or self.root, top)
             if path != top:
@@ -486,12 +494,16 @@ def _find_repo(root: Path) -> tuple[Path, str, str | None] | None:
     return Path(lines[0]).resolve(), prefix, head or None
 
 
-def _seed_from_status(repo: Path, top: Path) -> list[str]:
-    """Mirror every path `git status` lists (modified, deleted, untracked) from the user's repo; return them."""
+def _seed_from_status(repo: Path, top: Path) -> tuple[list[str], list[str]]:
+    """Mirror every path `git status` lists (modified, deleted, untracked) from the user's repo.
+
+    Returns (the paths to commit into the seed, the secret-looking untracked paths copied but never committed).
+    """
     status = git(
         ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=all"], repo
     )
     seeded: list[str] = []
+    kept_out: list[str] = []
     for entry in status.split("\0"):
         rel = entry[3:]
         if len(entry) < 4 or rel.endswith("/") or ((repo / rel).is_dir() and not (repo / rel).is_symlink()):
@@ -502,8 +514,21 @@ def _seed_from_status(repo: Path, top: Path) -> list[str]:
         if any(part in SKIPPED_NAMES for part in rel.split("/")):
             continue  # caches and our own .micro-agent folder (audit log, cargo target) stay behind
         _copy_entry(repo / rel, top / rel)
+        if entry.startswith("??") and looks_secret(repo / rel, rel):
+            kept_out.append(rel)  # there for the tests to read, never committed to the run's ref (docs/privacy.md)
+            continue
         seeded.append(rel)
-    return seeded
+    return seeded, kept_out
+
+
+def _put_back(top: Path, files: dict[str, bytes]) -> None:
+    """Write `files` (relative to `top`) as they were when the run started."""
+    for rel, content in files.items():
+        target = top / rel
+        if target.is_symlink() or target.is_dir():
+            _remove(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
 
 
 def _write_overlays(path: Path, overlays: dict[str, str]) -> list[str]:

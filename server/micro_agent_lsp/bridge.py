@@ -15,6 +15,7 @@ from lsprotocol import types
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
                                 TestsFinished, TierStarted, Warned)
 from micro_agent.reports import RunReport, TestReport
+from micro_agent.secrets import redact
 
 from .runs import ActiveRun
 
@@ -146,6 +147,7 @@ def run_end(run: ActiveRun, report: RunReport, not_applied: str | None = None) -
     warning = message if report.outcome not in ("success", "interrupted") else None
     if not_applied is not None:
         kind, message = types.MessageType.Warning, not_applied
+    message = redact(message)  # a provider error may echo a key back (docs/privacy.md)
     return RunEnd({**finished_summary(run, report), "message": message}, kind, message,
                   fixed_in_editor=report.outcome == "success" and not_applied is None, target_warning=warning)
 

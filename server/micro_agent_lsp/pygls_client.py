@@ -16,6 +16,8 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from micro_agent.secrets import redact
+
 from .run_request import CannotRun
 from .settings import EditorSettings, ServerSettings
 
@@ -103,10 +105,10 @@ class PyglsClient:
         return True
 
     def report_progress(self, token: str, message: str) -> None:
-        self._server.work_done_progress.report(token, types.WorkDoneProgressReport(message=message))
+        self._server.work_done_progress.report(token, types.WorkDoneProgressReport(message=redact(message)))
 
     def end_progress(self, token: str, message: str) -> None:
-        self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+        self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=redact(message)))
         self._server.work_done_progress.tokens.pop(token, None)
 
     async def apply_edit(self, edit: types.WorkspaceEdit, label: str) -> types.ApplyWorkspaceEditResult:
@@ -118,10 +120,12 @@ class PyglsClient:
         return result[0] if result else None
 
     def notify(self, method: str, payload: Any) -> None:
+        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+            payload = {**payload, "message": redact(payload["message"])}
         self._server.protocol.notify(method, payload)
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self._server.window_log_message(types.LogMessageParams(type=kind, message=message))
+        self._server.window_log_message(types.LogMessageParams(type=kind, message=redact(message)))
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self._server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        self._server.window_show_message(types.ShowMessageParams(type=kind, message=redact(message)))

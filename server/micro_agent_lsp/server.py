@@ -25,6 +25,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
+from micro_agent.secrets import RedactingFilter
+
 from . import __version__
 from .actions import CANCEL_COMMAND, ESCALATE_COMMAND, RUN_COMMAND, STATUS_COMMAND
 from .arguments import BadArguments, RunArgs, UriArgs, parse_arguments
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="[micro-agent-lsp] %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # logs never show credential-like text (docs/privacy.md)
     server = create_server()
     _stop_on_signals(server)
     if args.tcp:
