@@ -1,0 +1,137 @@
+"""`micro-agent autopilot once` end to end: real repo, real bare remote, recording forge, scripted model."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from autopilot_support import (CALC_FIXED, REPO, STATS_FIXED, TOKEN, artisan, checkout_state, env_for,  # noqa: F401
+                               forge, git, make_project, micro_agent)
+
+
+def once(root, env, *extra):
+    done = micro_agent(["autopilot", "once", "--json", *extra], root, env, timeout=240)
+    assert done.stdout.strip().startswith("{"), done.stdout + done.stderr
+    return done, json.loads(done.stdout)
+
+
+def test_two_bugs_become_two_pull_requests_and_the_checkout_is_untouched(tmp_path, forge, artisan, cli_env):
+    root, remote = make_project(tmp_path, artisan, forge.url)
+    env = env_for(cli_env)
+    before = checkout_state(root)
+
+    done, report = once(root, env)
+
+    assert done.returncode == 0, done.stderr
+    assert checkout_state(root) == before
+    assert sorted((j["target"], j["outcome"]) for j in report["jobs"]) == [
+        ("src/calc.py", "proposed"), ("src/stats.py", "proposed")]
+    by_target = {j["target"]: j for j in report["jobs"]}
+    assert by_target["src/stats.py"]["tests"] == ["tests/test_report.py::test_mean_of_one",
+                                                  "tests/test_report.py::test_mean_of_two"]
+    main = git(remote, "rev-parse", "main").strip()
+    for target, fixed in (("src/calc.py", CALC_FIXED), ("src/stats.py", STATS_FIXED)):
+        job = by_target[target]
+        slug = target.replace("/", "-").replace(".", "-")
+        assert job["branch"] == f"micro-agent/{slug}-{job['run_id'][:8]}"
+        # pushed: one commit on top of main, touching only the target
+        assert git(remote, "rev-parse", f"{job['branch']}^").strip() == main
+        assert git(remote, "diff", "--name-only", main, job["branch"]).split() == [target]
+        assert git(remote, "show", f"{job['branch']}:{target}") == fixed
+        message = git(remote, "log", "-1", "--format=%B", job["branch"])
+        for part in ("What failed:", "What changed:", "Tests now passing:", f"Audit run: {job['run_id']}",
+                     f"model {artisan}", "cost $", *job["tests"]):
+            assert part in message, (part, message)
+    assert "ZeroDivisionError" in git(remote, "log", "-1", "--format=%B", by_target["src/stats.py"]["branch"])
+
+    pulls = forge.calls("POST", f"/repos/{REPO}/pulls")
+    assert len(pulls) == 2
+    assert {p["body"]["head"] for p in pulls} == {j["branch"] for j in report["jobs"]}
+    assert all(p["body"]["base"] == "main" and p["authorization"] == f"Bearer {TOKEN}" for p in pulls)
+    for pull in pulls:
+        job = next(j for j in report["jobs"] if j["branch"] == pull["body"]["head"])
+        body = pull["body"]["body"]
+        assert "### Attempts" in body and "| 1 | simple |" in body and job["run_id"] in body
+        assert all(test in body for test in job["tests"])
+        assert "```diff" in body
+    assert [c["body"] for c in forge.calls("POST", "/labels")] == [{"labels": ["micro-agent"]}] * 2
+    # the duplicate check ran before each POST
+    assert len(forge.calls("GET", f"/repos/{REPO}/pulls")) == 2
+    assert all(f"head=acme%3A{j['branch'].replace('/', '%2F')}" in q["query"]
+               for j, q in zip(sorted(report["jobs"], key=lambda j: j["branch"]),
+                               sorted(forge.calls("GET", "/pulls"), key=lambda q: q["query"]), strict=True))
+    assert git(root, "worktree", "list").count("\n") == 1  # no worktree left behind
+
+    # a second pass opens nothing new
+    done, second = once(root, env)
+    assert done.returncode == 0, done.stderr
+    assert {j["outcome"] for j in second["jobs"]} == {"already proposed"}
+    assert len(forge.calls("POST", "/pulls")) == 2
+    assert checkout_state(root) == before
+
+    # the audit database has the passes, jobs and proposals, and `micro-agent audit autopilot` shows them
+    with sqlite3.connect(root / ".micro-agent" / "audit.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM autopilot_passes").fetchone()[0] == 2
+        assert sorted(r[0] for r in conn.execute("SELECT state FROM autopilot_jobs")) == ["proposed", "proposed"]
+        assert conn.execute("SELECT COUNT(*) FROM autopilot_proposals WHERE state = 'open'").fetchone()[0] == 2
+    shown = micro_agent(["audit", "autopilot"], root, env)
+    assert shown.returncode == 0, shown.stderr
+    assert "src/calc.py" in shown.stdout and "proposed" in shown.stdout and "/pull/" in shown.stdout
+
+
+def test_table_output_names_tests_targets_outcomes_and_pull_requests(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url)
+    done = micro_agent(["autopilot", "once"], root, env_for(cli_env), timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for text in ("failing tests", "target", "outcome", "tests/test_calc.py::test_add", "src/stats.py",
+                 "proposed", f"{forge.url}/{REPO}/pull/"):
+        assert text in done.stdout, (text, done.stdout)
+
+
+def test_policy_refusals_are_kept_on_a_ref_and_reported(tmp_path, forge, artisan, cli_env):
+    root, remote = make_project(tmp_path, artisan, forge.url, maxChangedLines=1)
+    done, report = once(root, env_for(cli_env))
+    assert done.returncode == 1
+    assert {j["outcome"] for j in report["jobs"]} == {"refused"}
+    assert all("maxChangedLines" in j["message"] for j in report["jobs"])
+    assert forge.calls("POST") == []
+    assert git(remote, "branch", "--list").strip() == "main"
+    kept = git(root, "for-each-ref", "--format=%(refname)", "refs/micro-agent/refused/").split()
+    assert sorted(kept) == sorted(f"refs/micro-agent/refused/{j['run_id']}" for j in report["jobs"])
+    assert git(root, "show", f"{kept[0]}:src/calc.py") in (CALC_FIXED, git(root, "show", "main:src/calc.py"))
+
+
+def test_allowed_paths_refuse_a_fix_outside_them(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url, allowedPaths=["lib/**"])
+    done, report = once(root, env_for(cli_env))
+    assert done.returncode == 1
+    assert all(j["outcome"] == "refused" and "outside policy.allowedPaths" in j["message"] for j in report["jobs"])
+    assert forge.calls("POST") == []
+
+
+def test_without_a_forge_the_branches_are_pushed_only(tmp_path, artisan, cli_env):
+    root, remote = make_project(tmp_path, artisan, None)
+    done, report = once(root, cli_env)
+    assert done.returncode == 0, done.stderr
+    assert all(j["outcome"] == "proposed" and j["pr_url"] is None for j in report["jobs"])
+    assert sorted(git(remote, "branch", "--format=%(refname:short)").split()) == sorted(
+        ["main", *(j["branch"] for j in report["jobs"])])
+
+
+def test_config_problems_are_reported_together_with_exit_2(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url)
+    (root / "micro-agent.yml").write_text(
+        "autopilot:\n  remote: nowhere\n  schedule: soon\n  policy: {maxChangedLines: 0, colour: red}\n"
+        "  forge: {repo: not-a-repo}\n")
+    done = micro_agent(["autopilot", "once"], root, cli_env)
+    assert done.returncode == 2
+    for text in ("autopilot.schedule", "autopilot.policy.maxChangedLines", "autopilot.policy.colour",
+                 "autopilot.forge.repo"):
+        assert text in done.stderr, (text, done.stderr)
+
+
+def test_missing_forge_token_is_named(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url)
+    done = micro_agent(["autopilot", "once"], root, cli_env)  # TEST_FORGE_TOKEN not set
+    assert done.returncode == 2
+    assert "TEST_FORGE_TOKEN" in done.stderr and forge.requests == []
