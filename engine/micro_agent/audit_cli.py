@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Read the audit log: every attempt of every run, with its tier, model, tests, cost and diff.",
     )
     parser.set_defaults(handler=run)
-    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export}", required=True)
+    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export,autopilot}", required=True)
 
     runs = commands.add_parser("runs", help="the recorded runs, newest first")
     runs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N runs (50)")
@@ -60,7 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=["json", "csv"], default="json", help="json (default) or csv")
     export.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of stdout")
 
-    for sub in (runs, show, export):
+    autopilot = commands.add_parser("autopilot", help="the autopilot's passes, jobs, pull requests and undos")
+    autopilot.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="at most N rows each (20)")
+
+    for sub in (runs, show, export, autopilot):
         sub.add_argument("--db", type=Path, metavar="PATH",
                          help="the audit database (default: auditDbPath of micro-agent.yml, .micro-agent/audit.db)")
 
@@ -94,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
                 render_run(out, run_row, audit.get_attempts(conn, run_row["run_id"]),
                            audit.get_escalations(conn, run_row["run_id"]),
                            Path(run_row["root"]) if run_row.get("root") else root)
+            elif args.audit_command == "autopilot":
+                from .audit_autopilot import render as render_autopilot
+
+                render_autopilot(out, conn, args.limit, local_time)
             else:
                 export(out, err, conn, args.format, args.output)
     except UsageProblem as problem:

@@ -95,10 +95,12 @@ def test_policy_refusals_are_kept_on_a_ref_and_reported(tmp_path, forge, artisan
     assert {j["outcome"] for j in report["jobs"]} == {"refused"}
     assert all("maxChangedLines" in j["message"] for j in report["jobs"])
     assert forge.calls("POST") == []
-    assert git(remote, "branch", "--list").strip() == "main"
+    assert git(remote, "branch", "--format=%(refname:short)").split() == ["main"]
     kept = git(root, "for-each-ref", "--format=%(refname)", "refs/micro-agent/refused/").split()
     assert sorted(kept) == sorted(f"refs/micro-agent/refused/{j['run_id']}" for j in report["jobs"])
-    assert git(root, "show", f"{kept[0]}:src/calc.py") in (CALC_FIXED, git(root, "show", "main:src/calc.py"))
+    fixed = {"src/calc.py": CALC_FIXED, "src/stats.py": STATS_FIXED}
+    for job in report["jobs"]:
+        assert git(root, "show", f"refs/micro-agent/refused/{job['run_id']}:{job['target']}") == fixed[job["target"]]
 
 
 def test_allowed_paths_refuse_a_fix_outside_them(tmp_path, forge, artisan, cli_env):
