@@ -28,7 +28,11 @@ from .settings import Settings, fix_command
 from .targets import group
 
 EXIT_OK, EXIT_UNFIXED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
-Gate = Callable[[], None]  # blocks while the service is paused; raises to stop
+Gate = Callable[[], None]  # blocks while the service is paused; raises GateClosed at shutdown
+
+
+class GateClosed(Exception):
+    """The service shuts down while a job waits at its gate: the job stays where it is, for the next start."""
 
 
 class JobOutcome(BaseModel):
@@ -197,6 +201,8 @@ def execute_job(settings: Settings, job: dict, gate: Gate | None = None,
     conn = db.connect(settings.db_path)
     try:
         return _execute_job(settings, conn, job, gate, controls)
+    except GateClosed:
+        raise
     except Exception as exc:  # a bug of ours or an OS problem: recorded, never takes the pass down
         message = f"internal error: {type(exc).__name__}: {exc}"
         db.update_job(conn, job["job_id"], state="error", message=message)
@@ -250,6 +256,9 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
     db.update_job(conn, job["job_id"], cost_usd=job["cost_usd"] + report.total_cost_usd,
                   solved_by=report.solved_by_tier)
     cost = job["cost_usd"] + report.total_cost_usd
+    if report.outcome == "interrupted" and controls is not None and controls.cancelled.is_set():
+        db.update_job(conn, job["job_id"], state="queued", message="stopped by a shutdown; runs again at the next start")
+        return _outcome(job, "interrupted", run_id=run_id, cost_usd=cost, message="stopped by a shutdown")
     if report.outcome != "success" or not report.changed_files:
         state = {"budget_exhausted": "budget", "interrupted": "interrupted", "error": "error"}.get(report.outcome,
                                                                                                      "failed")

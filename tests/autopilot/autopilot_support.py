@@ -103,3 +103,6 @@ def make_project(tmp_path: Path, artisan: str, forge_url: str | None, **policy) 
 
 def env_for(cli_env: dict[str, str]) -> dict[str, str]:
     return {**cli_env, "TEST_FORGE_TOKEN": TOKEN}
+
+
+BIN_MICRO_AGENT = str(Path(sys.executable).parent / "micro-agent")
