@@ -137,3 +137,18 @@ def test_missing_forge_token_is_named(tmp_path, forge, artisan, cli_env):
     done = micro_agent(["autopilot", "once"], root, cli_env)  # TEST_FORGE_TOKEN not set
     assert done.returncode == 2
     assert "TEST_FORGE_TOKEN" in done.stderr and forge.requests == []
+
+
+def test_the_daily_budget_stops_new_jobs_with_exit_3(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url, maxConcurrentRuns=1, maxDailyCostUsd=0.5)
+    config = json.loads((root / "micro-agent.yml").read_text())
+    config["prices"] = {artisan: {"inputPerMillion": 2000.0, "outputPerMillion": 2000.0}}  # $0.6-1 a call
+    (root / "micro-agent.yml").write_text(json.dumps(config))
+    done, report = once(root, env_for(cli_env))
+    assert done.returncode == 3, done.stdout
+    outcomes = sorted(j["outcome"] for j in report["jobs"])
+    assert outcomes == ["budget", "proposed"], report["jobs"]
+    spent = next(j for j in report["jobs"] if j["outcome"] == "proposed")["cost_usd"]
+    assert spent > 0
+    assert "maxDailyCostUsd" in next(j for j in report["jobs"] if j["outcome"] == "budget")["message"]
+    assert len(forge.calls("POST", "/pulls")) == 1
