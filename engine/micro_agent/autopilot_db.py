@@ -9,6 +9,8 @@ Jobs are a queue that survives restarts: a job is claimed with one conditional U
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from .audit import iso_utc, open_db
 
-JOB_STATES = ("queued", "running", "proposed", "refused", "failed", "skipped", "interrupted", "budget", "error")
+JOB_STATES = ("queued", "running", "proposed", "refused", "failed", "interrupted", "budget", "error")
 OPEN_JOB_STATES = ("queued", "running")
 PROPOSAL_STATES = ("pending", "open", "local", "refused", "reverted")
 MAX_JOB_TRIES = 2  # a job interrupted by a crash is retried once, then recorded as interrupted
@@ -47,6 +49,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             errors      TEXT NOT NULL DEFAULT '[]',
             base_commit TEXT NOT NULL,
             run_id      TEXT,
+            owner       TEXT,
             tries       INTEGER NOT NULL DEFAULT 0,
             cost_usd    REAL NOT NULL DEFAULT 0,
             solved_by   TEXT,
@@ -182,10 +185,31 @@ def add_job(conn: sqlite3.Connection, pass_id: str, target: str, tests: list[str
     return job_id
 
 
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that claimed a job still runs (a process on another host counts as alive)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if not pid.isdigit():
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def claim_job(conn: sqlite3.Connection, job_id: str, run_id: str) -> bool:
     """queued → running, atomically; False when someone else has it (or it is no longer queued)."""
-    done = conn.execute("""UPDATE autopilot_jobs SET state = 'running', run_id = ?, tries = tries + 1, updated_at = ?
-                           WHERE job_id = ? AND state = 'queued'""", [run_id, now(), job_id])
+    done = conn.execute("""UPDATE autopilot_jobs SET state = 'running', run_id = ?, owner = ?, tries = tries + 1,
+                           updated_at = ? WHERE job_id = ? AND state = 'queued'""",
+                        [run_id, this_process(), now(), job_id])
     return done.rowcount == 1
 
 
@@ -220,12 +244,14 @@ def queued_jobs(conn: sqlite3.Connection) -> list[dict]:
 
 
 def recover_jobs(conn: sqlite3.Connection) -> list[dict]:
-    """After a crash: every job left `running` goes back to `queued` (retried), or to `interrupted` after
-    MAX_JOB_TRIES. A job whose proposal was already started is finished from that proposal, never re-run.
-    Returns the jobs it touched, as they are now."""
+    """After a crash: every job left `running` by a process that is gone goes back to `queued` (retried),
+    or to `interrupted` after MAX_JOB_TRIES. A job whose proposal was already started is finished from that
+    proposal, never re-run. Returns the jobs it touched, as they are now."""
     touched = []
     for job in [_row(r) for r in conn.execute("SELECT * FROM autopilot_jobs WHERE state = 'running'")]:
         assert job is not None
+        if owner_alive(job["owner"]):
+            continue
         if proposal_for_job(conn, job["job_id"]) is not None:
             update_job(conn, job["job_id"], state="queued", message="resumed after a restart: finishing its proposal")
         elif job["tries"] < MAX_JOB_TRIES:

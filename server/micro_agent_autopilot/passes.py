@@ -120,6 +120,7 @@ def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dic
     report.base_commit, report.base_ref = sha, ref
     report.pass_id = db.start_pass(conn, trigger, ref, settings.suite)
     db.update_pass(conn, report.pass_id, base_commit=sha)
+    db.recover_jobs(conn)  # jobs a killed process left running
     with gitops.pass_worktree(settings.root, sha) as tree:
         tests = run_tests(settings.suite, tree, timeout_s=settings.project.test_timeout_seconds * 4)
         if tests.infra_error:
@@ -137,8 +138,11 @@ def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dic
     for target in targets:
         names = target.tests
         if (active := db.active_job_for(conn, sha, target.path)) is not None:
-            report.jobs.append(JobOutcome(job_id=active["job_id"], target=target.path, tests=names,
-                                          outcome="being fixed", message="a job on this target is queued or running"))
+            if active["state"] == "queued":  # left by a pass that was cut short: run it now
+                jobs.append(active)
+            else:
+                report.jobs.append(JobOutcome(job_id=active["job_id"], target=target.path, tests=names,
+                                              outcome="being fixed", message="a job on this target is running"))
             continue
         if (open_one := db.open_proposal_for(conn, sha, target.path, names)) is not None:
             report.jobs.append(JobOutcome(job_id=open_one["job_id"], target=target.path, tests=names,
@@ -309,17 +313,3 @@ def deliver(settings: Settings, conn, job: dict, proposal: dict, cost: float) ->
     db.update_job(conn, job["job_id"], state="proposed", branch=branch, pr_url=pr_url,
                   message=f"proposed on {branch}" + (f" as {pr_url}" if pr_url else ""))
     return _outcome(job, "proposed", branch=branch, pr_url=pr_url, run_id=run_id, cost_usd=cost)
-
-
-def resume_queued(settings: Settings, gate: Gate | None = None) -> list[JobOutcome]:
-    """Recover jobs a crash left running, then run every queued job (the service does this at start)."""
-    conn = db.connect(settings.db_path)
-    try:
-        db.recover_jobs(conn)
-        jobs = db.queued_jobs(conn)
-    finally:
-        conn.close()
-    with ThreadPoolExecutor(settings.autopilot.policy.max_concurrent_runs) as pool:
-        return [r for r in pool.map(lambda job: execute_job(settings, job, gate), jobs) if r is not None]
-
-
