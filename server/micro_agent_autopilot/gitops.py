@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from micro_agent.workspace import LINKED_DIRS, TEMP_PREFIX, WorkspaceError, _git_env
+from micro_agent.workspace import LINKED_DIRS, TEMP_PREFIX, _git_env
 
 _GIT_CONFIG = ("-c", f"core.hooksPath={os.devnull}", "-c", "gc.auto=0", "-c", "core.quotePath=false")
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
@@ -59,9 +59,7 @@ def resolve_base(repo: Path, base: str, remote: str | None) -> tuple[str, str, l
     """(commit sha, the ref it came from, warnings). With a remote: fetch it first and use `remote/base`."""
     warnings: list[str] = []
     if remote:
-        fetched = git(repo, "fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}",
-                      check=False)
-        del fetched
+        git(repo, "fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}", check=False)
         ref = f"refs/remotes/{remote}/{base}"
         sha = git(repo, "rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False).strip()
         if sha:
@@ -137,17 +135,3 @@ def push(repo: Path, remote: str, branch: str) -> None:
 def is_ancestor(repo: Path, commit: str, of: str) -> bool:
     return subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=repo, capture_output=True,
                           env=_git_env()).returncode == 0
-
-
-def snapshot(repo: Path) -> dict[str, str]:
-    """What must not change in the user's checkout: HEAD, its branch, the index and the status."""
-    return {
-        "head": git(repo, "rev-parse", "HEAD", check=False).strip(),
-        "branch": git(repo, "symbolic-ref", "-q", "HEAD", check=False).strip(),
-        "index": git(repo, "ls-files", "--stage").strip(),
-        "status": git(repo, "status", "--porcelain=v1", "--untracked-files=all").strip(),
-    }
-
-
-__all__ = ["GitError", "WorkspaceError", "commit_files", "create_branch", "file_at", "git", "is_ancestor",
-           "pass_worktree", "push", "repo_top", "resolve_base", "slug", "snapshot"]

@@ -155,7 +155,10 @@ def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dic
 
 
 def _run_pass(settings: Settings, conn, trigger: str, gate: Gate | None, controls: Controls | None) -> PassReport:
-    report, jobs = detect(settings, conn, trigger)
+    try:
+        report, jobs = detect(settings, conn, trigger)
+    except gitops.GitError as exc:  # e.g. no worktree can be made: say so, keep nothing half-done
+        report, jobs = PassReport(suite=settings.suite, outcome="error", message=str(exc)), []
     if report.outcome == "error":
         if report.pass_id:
             db.finish_pass(conn, report.pass_id, "error", report.message)

@@ -22,7 +22,7 @@ def pass_table(report: PassReport) -> Table:
         where = job.pr_url or job.branch or job.message
         table.add_row("\n".join(job.tests), job.target or "—",
                       f"[{OUTCOME_STYLES.get(job.outcome, 'white')}]{job.outcome}[/]",
-                      where + (f"\n{job.message}" if job.pr_url or job.branch and job.message else ""))
+                      where + (f"\n{job.message}" if (job.pr_url or job.branch) and job.message else ""))
     return table
 
 

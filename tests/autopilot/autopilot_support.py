@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import GIT_ENV, fenced, micro_agent  # noqa: E402,F401
+from conftest import GIT_ENV, fenced, micro_agent  # noqa: E402,F401  (re-exported for the test modules)
 from forge_server import RecordingForge  # noqa: E402
 
 CALC = "def add(a, b):\n    return a - b\n"
@@ -106,3 +106,16 @@ def env_for(cli_env: dict[str, str]) -> dict[str, str]:
 
 
 BIN_MICRO_AGENT = str(Path(sys.executable).parent / "micro-agent")
+
+
+@pytest.fixture
+def slow_artisan(model_server):
+    """(model name, state): a fixer that answers after `state['delay']` seconds."""
+    state = {"delay": 0.0}
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+
+    def reply(request):
+        return {"content": fixer(request), "delay": state["delay"]}
+
+    model_server.script(name, [reply])
+    return f"openai/{name}", state

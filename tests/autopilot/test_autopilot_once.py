@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import time
 
-from autopilot_support import (CALC_FIXED, REPO, STATS_FIXED, TOKEN, artisan, checkout_state, env_for,  # noqa: F401
-                               forge, git, make_project, micro_agent)
+from autopilot_support import (BIN_MICRO_AGENT, CALC_FIXED, REPO, STATS_FIXED, TOKEN, artisan,  # noqa: F401
+                               checkout_state, env_for, forge, git, make_project, micro_agent, slow_artisan)
 
 
 def once(root, env, *extra):
@@ -152,3 +156,33 @@ def test_the_daily_budget_stops_new_jobs_with_exit_3(tmp_path, forge, artisan, c
     assert spent > 0
     assert "maxDailyCostUsd" in next(j for j in report["jobs"] if j["outcome"] == "budget")["message"]
     assert len(forge.calls("POST", "/pulls")) == 1
+
+
+def test_a_once_killed_mid_job_is_resumed_by_the_next_once_without_a_second_pull_request(
+        tmp_path, forge, slow_artisan, cli_env):
+    model, state = slow_artisan
+    root, _remote = make_project(tmp_path, model, forge.url)
+    env = env_for(cli_env)
+    state["delay"] = 120.0
+    killed = subprocess.Popen([BIN_MICRO_AGENT, "autopilot", "once"], cwd=root, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    running = []
+    while time.monotonic() < deadline and len(running) < 2:
+        time.sleep(0.5)
+        try:
+            with sqlite3.connect(root / ".micro-agent" / "audit.db") as conn:
+                running = conn.execute("SELECT job_id FROM autopilot_jobs WHERE state = 'running'").fetchall()
+        except sqlite3.OperationalError:
+            pass  # not created yet
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(10)
+    assert len(running) == 2
+    state["delay"] = 0.0
+
+    done, report = once(root, env)
+
+    assert done.returncode == 0, done.stdout
+    assert sorted(j["outcome"] for j in report["jobs"]) == ["proposed", "proposed"]
+    assert {j["job_id"] for j in report["jobs"]} == {r[0] for r in running}  # the same jobs, resumed
+    assert len(forge.calls("POST", f"/repos/{REPO}/pulls")) == 2

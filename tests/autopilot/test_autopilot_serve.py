@@ -12,12 +12,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
-import pytest
-
-from autopilot_support import (BIN_MICRO_AGENT, CALC_FIXED, REPO, STATS_FIXED, env_for, fenced, forge,  # noqa: F401
-                               git, make_project, micro_agent)
+from autopilot_support import (BIN_MICRO_AGENT, REPO, env_for, forge, git, make_project, micro_agent,  # noqa: F401
+                               slow_artisan)
 
 SECRET = "hook-secret"
 
@@ -79,20 +76,6 @@ def with_webhook_secret(root) -> None:
 
 def failed_run(branch: str) -> dict:
     return {"action": "completed", "workflow_run": {"head_branch": branch, "conclusion": "failure"}}
-
-
-@pytest.fixture
-def slow_artisan(model_server):
-    """A fixer that answers after `state['delay']` seconds."""
-    state = {"delay": 0.0}
-    name = f"slow-{uuid.uuid4().hex[:8]}"
-
-    def reply(request):
-        text = CALC_FIXED if "## File to fix: src/calc.py" in request["prompt"] else STATS_FIXED
-        return {"content": fenced(text), "delay": state["delay"]}
-
-    model_server.script(name, [reply])
-    return f"openai/{name}", state
 
 
 def test_paused_service_starts_nothing_until_resumed_then_a_webhook_pass_proposes(tmp_path, forge, slow_artisan,
