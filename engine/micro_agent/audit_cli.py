@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 run_row = _find_run(conn, args.run_id, db_path)
                 render_run(out, run_row, audit.get_attempts(conn, run_row["run_id"]),
                            audit.get_escalations(conn, run_row["run_id"]),
-                           Path(run_row["root"]) if run_row.get("root") else root)
+                           _run_root(run_row, root))
             elif args.audit_command == "autopilot":
                 from .audit_autopilot import render as render_autopilot
 
@@ -111,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
                   "or pass --db PATH:\n" + "\n".join(f"  {p}" for p in exc.problems), markup=False)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _run_root(run_row: dict, root: Path) -> Path:
+    """Where the run's commits can be read: its root, or this project when that folder is gone (the
+    autopilot's worktrees are temporary; the run's ref lives in the shared repository)."""
+    recorded = Path(run_row["root"]) if run_row.get("root") else None
+    return recorded if recorded is not None and recorded.is_dir() else root
 
 
 def default_db_path(root: Path) -> Path:

@@ -81,6 +81,8 @@ def test_two_bugs_become_two_pull_requests_and_the_checkout_is_untouched(tmp_pat
     shown = micro_agent(["audit", "autopilot"], root, env)
     assert shown.returncode == 0, shown.stderr
     assert "src/calc.py" in shown.stdout and "proposed" in shown.stdout and "/pull/" in shown.stdout
+    run = micro_agent(["audit", "show", by_target["src/calc.py"]["run_id"]], root, env)
+    assert run.returncode == 0 and "+    return a + b" in run.stdout, run.stdout + run.stderr  # the candidate's diff
 
 
 def test_table_output_names_tests_targets_outcomes_and_pull_requests(tmp_path, forge, artisan, cli_env):
@@ -186,3 +188,31 @@ def test_a_once_killed_mid_job_is_resumed_by_the_next_once_without_a_second_pull
     assert sorted(j["outcome"] for j in report["jobs"]) == ["proposed", "proposed"]
     assert {j["job_id"] for j in report["jobs"]} == {r[0] for r in running}  # the same jobs, resumed
     assert len(forge.calls("POST", f"/repos/{REPO}/pulls")) == 2
+
+
+def test_a_test_without_a_target_is_reported_and_the_others_still_proposed(tmp_path, forge, artisan, cli_env):
+    root, remote = make_project(tmp_path, artisan, forge.url)
+    clone = tmp_path / "colleague"
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+    (clone / "tests" / "test_orphan.py").write_text("def test_orphan():\n    assert 1 == 2\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "a test of nothing")
+    git(clone, "push", "-q", "origin", "main")
+
+    done, report = once(root, env_for(cli_env))
+
+    assert done.returncode == 1, done.stdout
+    orphan = next(j for j in report["jobs"] if j["outcome"] == "no target")
+    assert orphan["tests"] == ["tests/test_orphan.py::test_orphan"] and orphan["target"] is None
+    assert sorted(j["target"] for j in report["jobs"] if j["outcome"] == "proposed") == ["src/calc.py", "src/stats.py"]
+
+
+def test_a_suite_that_cannot_run_is_exit_2_with_what_to_fix(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url)
+    config = json.loads((root / "micro-agent.yml").read_text())
+    config["autopilot"]["suite"] = "no-such-test-runner --all"
+    (root / "micro-agent.yml").write_text(json.dumps(config))
+    done, report = once(root, env_for(cli_env))
+    assert done.returncode == 2
+    assert "could not run" in report["message"] and "autopilot.suite" in report["message"]
+    assert forge.requests == []
