@@ -21,7 +21,7 @@ from .audit import iso_utc, open_db
 
 JOB_STATES = ("queued", "running", "proposed", "refused", "failed", "interrupted", "budget", "error")
 OPEN_JOB_STATES = ("queued", "running")
-PROPOSAL_STATES = ("pending", "open", "local", "refused", "reverted")
+PROPOSAL_STATES = ("pending", "open", "local", "refused", "reverted", "closed")
 MAX_JOB_TRIES = 2  # a job interrupted by a crash is retried once, then recorded as interrupted
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -306,16 +306,12 @@ def proposal_for_run(conn: sqlite3.Connection, run_id_prefix: str) -> dict | Non
     return _row(row)
 
 
-def open_proposal_for(conn: sqlite3.Connection, base_commit: str, target: str, tests: list[str]) -> dict | None:
-    """An open (or local-only) proposal at `base_commit` on `target` that covers one of `tests`."""
-    rows = conn.execute("""SELECT * FROM autopilot_proposals WHERE base_commit = ? AND target = ?
-                           AND state IN ('pending', 'open', 'local') ORDER BY id DESC""", [base_commit, target])
-    for row in rows:
-        proposal = _row(row)
-        assert proposal is not None
-        if set(proposal["tests"]) & set(tests):
-            return proposal
-    return None
+def open_proposals_for(conn: sqlite3.Connection, target: str, tests: list[str]) -> list[dict]:
+    """Proposals on `target` still out (pending, open, or local-only) that cover one of `tests`, newest first."""
+    rows = conn.execute("""SELECT * FROM autopilot_proposals WHERE target = ?
+                           AND state IN ('pending', 'open', 'local') ORDER BY id DESC""", [target])
+    proposals = [_row(row) for row in rows]
+    return [p for p in proposals if p is not None and set(p["tests"]) & set(tests)]
 
 
 def list_proposals(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:

@@ -144,7 +144,7 @@ def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dic
                 report.jobs.append(JobOutcome(job_id=active["job_id"], target=target.path, tests=names,
                                               outcome="being fixed", message="a job on this target is running"))
             continue
-        if (open_one := db.open_proposal_for(conn, sha, target.path, names)) is not None:
+        if (open_one := still_proposed(settings, conn, sha, target.path, names)) is not None:
             report.jobs.append(JobOutcome(job_id=open_one["job_id"], target=target.path, tests=names,
                                           outcome="already proposed", branch=open_one["branch"],
                                           pr_url=open_one["pr_url"], run_id=open_one["run_id"]))
@@ -152,6 +152,24 @@ def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dic
         job_id = db.add_job(conn, report.pass_id, target.path, names, [f.message for f in target.failures], sha)
         jobs.append(db.get_job(conn, job_id))
     return report, jobs
+
+
+def still_proposed(settings: Settings, conn, base_commit: str, target: str, tests: list[str]) -> dict | None:
+    """An earlier proposal that still covers these failing tests: one at this very base commit, or an older
+    one whose pull request the forge says is still open (one closed meanwhile is marked closed)."""
+    for proposal in db.open_proposals_for(conn, target, tests):
+        if proposal["base_commit"] == base_commit or proposal["state"] in ("local", "pending"):
+            return proposal
+        if settings.forge is None or proposal["state"] != "open":
+            continue
+        try:
+            still_open = settings.forge.find_open(proposal["branch"]) is not None
+        except ForgeError:
+            return proposal  # cannot tell: never propose twice
+        if still_open:
+            return proposal
+        db.update_proposal(conn, proposal["id"], state="closed", reason="closed or merged on the forge")
+    return None
 
 
 def _run_pass(settings: Settings, conn, trigger: str, gate: Gate | None, controls: Controls | None) -> PassReport:

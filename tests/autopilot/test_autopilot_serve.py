@@ -7,6 +7,7 @@ import hmac
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -144,3 +145,42 @@ def test_kill_9_mid_job_and_restart_resumes_without_a_second_pull_request(tmp_pa
     finally:
         again.stop()
     assert git(root, "worktree", "list").count("\n") == 1  # the killed service's worktrees were pruned
+
+
+def test_a_new_commit_on_the_base_starts_a_pass_and_a_closed_pull_request_gets_a_new_fix(tmp_path, forge,
+                                                                                        slow_artisan, cli_env):
+    artisan, _state = slow_artisan
+    root, remote = make_project(tmp_path, artisan, forge.url)
+    env = {**env_for(cli_env), "MICRO_AGENT_AUTOPILOT_POLL_S": "1"}
+    clone = tmp_path / "colleague"
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+
+    def push_commit(text: str) -> str:
+        (clone / "README.md").write_text(text)
+        git(clone, "commit", "-qam", text)
+        git(clone, "push", "-q", "origin", "HEAD:main")
+        return git(clone, "rev-parse", "HEAD").strip()
+
+    def passes_at(sha: str) -> list[tuple]:
+        with sqlite3.connect(root / ".micro-agent" / "audit.db") as conn:
+            return conn.execute("SELECT trigger, outcome FROM autopilot_passes WHERE base_commit = ?", [sha]).fetchall()
+
+    serve = Serve(root, env)
+    try:
+        serve.wait_for(lambda jobs: len(jobs) == 2 and all(j["state"] == "proposed" for j in jobs))
+        first = push_commit("# calc\n\nmore docs\n")
+        deadline = time.monotonic() + 60
+        while not passes_at(first) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert passes_at(first) and passes_at(first)[0][0] == "commit"
+        time.sleep(5)
+        assert len(serve.jobs()) == 2 and len(forge.calls("POST", f"/repos/{REPO}/pulls")) == 2  # still open
+
+        with forge.lock:  # someone closes the calc fix on the forge without merging it
+            next(p for p in forge.pulls if "src-calc-py" in p["head"]["ref"])["state"] = "closed"
+        push_commit("# calc\n\neven more docs\n")
+        jobs = serve.wait_for(lambda jobs: len(jobs) == 3 and all(j["state"] == "proposed" for j in jobs))
+        assert sorted(j["target"] for j in jobs) == ["src/calc.py", "src/calc.py", "src/stats.py"]
+        assert len(forge.calls("POST", f"/repos/{REPO}/pulls")) == 3
+    finally:
+        serve.stop()
