@@ -322,8 +322,6 @@ def deliver(settings: Settings, conn, job: dict, proposal: dict, cost: float) ->
             gitops.push(settings.root, cfg.remote, branch)
         pr_url, pr_number, state = None, None, "local"
         if settings.forge is not None:
-            if not cfg.remote:
-                raise ForgeError("a pull request needs the branch on the forge: set autopilot.remote")
             pr = settings.forge.open(branch, cfg.base, proposal["title"], proposal["body"])
             pr_url, pr_number, state = pr.url, pr.number, "open"
     except (gitops.GitError, ForgeError) as exc:

@@ -14,7 +14,7 @@ from micro_agent.runners import shell
 from micro_agent.runners.pytest import INVOCATION
 
 from .forge import GitHub, connect
-from .gitops import GitError, repo_top
+from .gitops import GitError, git, repo_top
 
 
 @dataclass
@@ -56,9 +56,10 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
                         "`autopilot: {suite: python -m pytest -q}`")
     forge, forge_problems = connect(autopilot.forge, env)
     problems += forge_problems
-    if autopilot.remote and problems == []:
-        from .gitops import git
-
+    if autopilot.forge is not None and not autopilot.remote:
+        problems.append(f"{config_path}: autopilot.forge needs autopilot.remote: a pull request is opened for a "
+                        "branch pushed there (e.g. `remote: origin`)")
+    if autopilot.remote:
         if autopilot.remote not in git(root, "remote").split():
             problems.append(f"{config_path}: autopilot.remote: no git remote named {autopilot.remote!r} "
                             f"(see `git remote -v`; omit `remote:` to keep fix branches local)")

@@ -216,3 +216,15 @@ def test_a_suite_that_cannot_run_is_exit_2_with_what_to_fix(tmp_path, forge, art
     assert done.returncode == 2
     assert "could not run" in report["message"] and "autopilot.suite" in report["message"]
     assert forge.requests == []
+
+
+def test_remote_and_forge_problems_are_named_together(tmp_path, forge, artisan, cli_env):
+    root, _remote = make_project(tmp_path, artisan, forge.url)
+    (root / "micro-agent.yml").write_text("autopilot:\n  remote: nowhere\n  forge: {repo: acme/calc}\n")
+    done = micro_agent(["autopilot", "once"], root, {k: v for k, v in cli_env.items() if k != "GITHUB_TOKEN"})
+    assert done.returncode == 2
+    assert "GITHUB_TOKEN" in done.stderr and "no git remote named 'nowhere'" in done.stderr, done.stderr
+    (root / "micro-agent.yml").write_text("autopilot:\n  forge: {repo: acme/calc, tokenEnv: TEST_FORGE_TOKEN}\n")
+    done = micro_agent(["autopilot", "once"], root, env_for(cli_env))
+    assert done.returncode == 2 and "autopilot.forge needs autopilot.remote" in done.stderr, done.stderr
+    assert forge.requests == []
