@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .audit_cli import add_parser as add_audit_parser
 
     add_audit_parser(commands)
-    from micro_agent_autopilot.cli import add_parsers as add_autopilot_parsers  # a face: imported on use only
+    from micro_agent_autopilot.cli import add_parsers as add_autopilot_parsers  # a face: never at module level
 
     add_autopilot_parsers(commands)
     return parser
