@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Read the audit log: every attempt of every run, with its tier, model, tests, cost and diff.",
     )
     parser.set_defaults(handler=run)
-    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export,prune}", required=True)
+    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export,prune,autopilot}", required=True)
 
     runs = commands.add_parser("runs", help="the recorded runs, newest first")
     runs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N runs (50)")
@@ -68,7 +68,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="remove refs whose newest candidate is older than DAYS (default 30; 0: all)")
     prune.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
 
-    for sub in (runs, show, export):
+    autopilot = commands.add_parser("autopilot", help="the autopilot's passes, jobs, pull requests and undos")
+    autopilot.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="at most N rows each (20)")
+
+    for sub in (runs, show, export, autopilot):
         sub.add_argument("--db", type=Path, metavar="PATH",
                          help="the audit database (default: auditDbPath of micro-agent.yml, .micro-agent/audit.db)")
 
@@ -113,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
                 run_row = _find_run(conn, args.run_id, db_path)
                 render_run(out, run_row, audit.get_attempts(conn, run_row["run_id"]),
                            audit.get_escalations(conn, run_row["run_id"]),
-                           Path(run_row["root"]) if run_row.get("root") else root)
+                           _run_root(run_row, root))
+            elif args.audit_command == "autopilot":
+                from .audit_autopilot import render as render_autopilot
+
+                render_autopilot(out, conn, args.limit, local_time)
             else:
                 export(out, err, conn, args.format, args.output)
     except UsageProblem as problem:
@@ -124,6 +131,13 @@ def run(args: argparse.Namespace) -> int:
                   "or pass --db PATH:\n" + "\n".join(f"  {p}" for p in exc.problems), markup=False)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _run_root(run_row: dict, root: Path) -> Path:
+    """Where the run's commits can be read: its root, or this project when that folder is gone (the
+    autopilot's worktrees are temporary; the run's ref lives in the shared repository)."""
+    recorded = Path(run_row["root"]) if run_row.get("root") else None
+    return recorded if recorded is not None and recorded.is_dir() else root
 
 
 def default_db_path(root: Path) -> Path:

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .audit_cli import add_parser as add_audit_parser
 
     add_audit_parser(commands)
+    from micro_agent_autopilot.cli import add_parsers as add_autopilot_parsers  # a face: never at module level
+
+    add_autopilot_parsers(commands)
     return parser
 
 
@@ -103,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from .audit_cli import run as audit_run
 
         return audit_run(args)
+    if args.command in ("autopilot", "undo"):
+        from micro_agent_autopilot.cli import run as autopilot_run
+
+        return autopilot_run(args)
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .autopilot_config import AutopilotConfig
+
 Mode = Literal["simple", "full"]
 
 DEFAULT_MODELS = {
@@ -105,6 +107,7 @@ class ProjectConfig(_Strict):
     test_timeout_seconds: float = Field(default=300, alias="testTimeoutSeconds", gt=0)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     project_env: bool = Field(default=True, alias="projectEnv")  # run the tests in the project's venv
+    autopilot: AutopilotConfig | None = None  # read by the autopilot face only; None: an empty section
 
 
 class RunRequest(BaseModel):

@@ -1,0 +1,95 @@
+"""Everything a pass needs, loaded once from micro-agent.yml and the environment; every problem at once."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from micro_agent.autopilot_config import AutopilotConfig
+from micro_agent.config import CONFIG_FILE_NAME, ConfigError, ProjectConfig, load_project_config, load_tier_file
+from micro_agent.runners import select_runner
+from micro_agent.runners import shell
+from micro_agent.runners.pytest import INVOCATION
+
+from .forge import GitHub, connect
+from .gitops import GitError, git, repo_top
+
+
+@dataclass
+class Settings:
+    root: Path  # the user's checkout (repo top level): never written
+    config_path: Path
+    project: ProjectConfig
+    autopilot: AutopilotConfig
+    db_path: Path
+    suite: str
+    forge: GitHub | None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def load(start: Path, config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Raises ConfigError listing every problem (config, git, forge token)."""
+    env = dict(os.environ) if env is None else env
+    problems: list[str] = []
+    try:
+        root = repo_top(config_path.parent if config_path else start)
+    except GitError as exc:
+        raise ConfigError([str(exc)]) from None
+    config_path = config_path or root / CONFIG_FILE_NAME
+    try:
+        project = load_project_config(config_path)
+    except ConfigError as exc:
+        problems += exc.problems
+        project = ProjectConfig()
+    autopilot = project.autopilot or AutopilotConfig()
+    audit_path = project.audit_db_path
+    if project.tier_config_file:
+        try:
+            audit_path = load_tier_file((config_path.parent / project.tier_config_file).resolve()).global_.audit_db_path
+        except ConfigError as exc:
+            problems += exc.problems
+    suite = autopilot.suite or detect_suite(root)
+    if not suite:
+        problems.append(f"{config_path}: autopilot.suite: no test suite detected; set it, e.g. "
+                        "`autopilot: {suite: python -m pytest -q}`")
+    forge, forge_problems = connect(autopilot.forge, env)
+    problems += forge_problems
+    if autopilot.forge is not None and not autopilot.remote:
+        problems.append(f"{config_path}: autopilot.forge needs autopilot.remote: a pull request is opened for a "
+                        "branch pushed there (e.g. `remote: origin`)")
+    if autopilot.remote:
+        if autopilot.remote not in git(root, "remote").split():
+            problems.append(f"{config_path}: autopilot.remote: no git remote named {autopilot.remote!r} "
+                            f"(see `git remote -v`; omit `remote:` to keep fix branches local)")
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
+    return Settings(root=root, config_path=config_path, project=project, autopilot=autopilot,
+                    db_path=root / audit_path, suite=suite or "", forge=forge, env=env)
+
+
+def detect_suite(root: Path) -> str | None:
+    """The command that runs the whole suite: pytest, npm test or cargo test, from the project's files."""
+    if (root / "Cargo.toml").is_file():
+        return "cargo test"
+    if (root / "package.json").is_file():
+        return "npm test"
+    python_markers = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
+    if any((root / m).is_file() for m in python_markers) or (root / "tests").is_dir() or any(root.glob("*.py")):
+        for folder in (".venv", "venv"):
+            if (root / folder / "bin" / "python").is_file():
+                return f"{folder}/bin/python -m pytest -q"
+        return "python -m pytest -q"
+    return None
+
+
+def fix_command(suite: str, tests: list[str], cwd: Path) -> str | None:
+    """The command that runs just `tests` the way the suite runs them (pytest only); None: use the suite's
+    detected per-file command."""
+    if select_runner(suite, cwd).name != "pytest":
+        return None
+    match = shell.find(suite, INVOCATION)
+    if match is None or not tests:
+        return None
+    return f"{match.group(0)} -q " + " ".join(shlex.quote(t) for t in tests)
