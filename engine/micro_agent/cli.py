@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .audit_cli import add_parser as add_audit_parser
 
     add_audit_parser(commands)
+    from micro_agent_eval.cli import add_parser as add_eval_parser  # a face of its own; only argparse at import
+
+    add_eval_parser(commands)
     return parser
 
 
@@ -72,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from .audit_cli import run as audit_run
 
         return audit_run(args)
+    if args.command == "eval":
+        from micro_agent_eval.cli import run as eval_run
+
+        return eval_run(args)
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 
