@@ -43,6 +43,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--work-dir", metavar="DIR", help="where task repos are made (default: the system temp folder)")
     p.add_argument("--report", metavar="DIR", help="write report.json and index.html (with charts) into DIR")
     p.add_argument("--json", action="store_true", help="print report.json's content instead of a table")
+    p.add_argument("--python", default="python", metavar="CMD",
+                   help="import-humanevalpack: the Python that runs the imported tests (default: python)")
     return p
 
 
@@ -80,7 +82,7 @@ def _import(args: argparse.Namespace, err) -> int:
         return _usage(err, "import-humanevalpack needs FILE.jsonl and OUT_DIR")
     source, out = Path(args.rest[0]), Path(args.rest[1])
     try:
-        summary = import_file(source, out)
+        summary = import_file(source, out, python=args.python)
     except SuiteError as exc:
         return _problems(err, "cannot import", exc.problems)
     for task_id, why in summary.skipped.items():
@@ -122,6 +124,7 @@ def _eval(args: argparse.Namespace, err) -> int:
 
     llm.warm()
     problems: list[str] = []
+    warnings: list[str] = []
     try:
         tasks = load_suite(Path(args.suite), args.tag)
     except SuiteError as exc:
@@ -135,7 +138,7 @@ def _eval(args: argparse.Namespace, err) -> int:
     models = {r: getattr(args, r) for r in ("artisan", "librarian", "critic") if getattr(args, r)}
     configs = []
     if args.tier_config or models or not args.compare:
-        configs.append(main_config(args.tier_config, models, project, problems))
+        configs.append(main_config(args.tier_config, models, project, problems, warnings))
     configs += [c for c in (parse_compare(text, project, problems) for text in args.compare) if c is not None]
     names = [c.name for c in configs]
     problems += [f"configuration name {n!r} is used twice; give each --compare a NAME of its own"
@@ -157,6 +160,8 @@ def _eval(args: argparse.Namespace, err) -> int:
             problems.append(f"--report {report_dir}: cannot create it: {exc.strerror or exc}")
     if problems:
         return _problems(err, "configuration problems", list(dict.fromkeys(problems)))
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
 
     from .runner import EvalRun
 

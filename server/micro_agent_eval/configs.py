@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from micro_agent.config import (DEFAULT_MODELS, Budget, ConfigError, ProjectConfig, RoleModels, Tier, default_chain,
                                 load_project_config, load_tier_file, model_format_problem)
 from micro_agent.providers import missing_key
+from micro_agent.settings import _role_models  # the same fallback rule as `micro-agent run`
 
 Kind = Literal["chain", "model", "single"]
 
@@ -33,11 +34,14 @@ class EvalConfig(BaseModel):
 
 
 def main_config(tier_config: str | None, models: dict[str, str], project: ProjectConfig,
-                problems: list[str]) -> EvalConfig:
-    """The configuration named by --tier-config, else by --artisan/--librarian/--critic (the default chain)."""
+                problems: list[str], warnings: list[str]) -> EvalConfig:
+    """The configuration named by --tier-config, else by --artisan/--librarian/--critic (the default chain).
+
+    As with `micro-agent run`, a role left unset whose default model has no API key takes the artisan's model.
+    """
     if tier_config:
         return _from_tier_file("chain", tier_config, project, problems)
-    chosen = {**DEFAULT_MODELS, **project.models, **models}
+    chosen = _role_models({**project.models, **models}, dict(os.environ), warnings)
     spec = ", ".join(f"{r}={m}" for r, m in chosen.items())
     return EvalConfig(name="default", kind="chain", spec=spec, tiers=default_chain(chosen), budget=project.budget)
 

@@ -39,7 +39,7 @@ def charts(report: EvalReport) -> list[tuple[str, str]]:
 
     def svg(fig) -> str:
         buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight")
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
         plt.close(fig)
         text = buffer.getvalue()
         return text[text.index("<svg"):]

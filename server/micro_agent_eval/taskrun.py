@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -77,7 +78,7 @@ def run_task(task: Task, config: EvalConfig, *, budget: Budget, prices: dict[str
             detail = " (the eval's re-check of the final file did not pass: " + (check.infra_error or "tests failed") + ")"
     return TaskResult(
         task=task.name, config=config.name, tags=task.spec.tags, solved=solved, status=_status(solved, report),
-        engine_outcome=report.outcome, message=report.message.splitlines()[0][:300] + detail if report.message else detail,
+        engine_outcome=report.outcome, message=_first_line(report.message) + detail,
         iterations=report.total_iterations, model_calls=tally.calls, failed_calls=tally.failed_calls,
         prompt_chars=tally.prompt_chars, reply_chars=tally.reply_chars, prompt_tokens=tally.prompt_tokens,
         completion_tokens=tally.completion_tokens, cost_usd=tally.cost_usd,
@@ -93,6 +94,12 @@ def recheck(task: Task, files: dict[str, bytes], final: bytes, timeout_s: float,
                          env={"CARGO_TARGET_DIR": str(folder / "target")})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _first_line(message: str) -> str:
+    """The engine's message, without the pointer to run refs in a task repo that is gone by now."""
+    line = message.splitlines()[0] if message else ""
+    return re.sub(r" The attempts are on \S+\.$", "", line)[:300]
 
 
 def _status(solved: bool, report: RunReport) -> Status:
