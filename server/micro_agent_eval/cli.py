@@ -114,6 +114,8 @@ def _check(args: argparse.Namespace, err) -> int:
 
 
 def _eval(args: argparse.Namespace, err) -> int:
+    from rich.console import Console
+
     from micro_agent import llm
     from micro_agent.config import ConfigError, model_format_problem
 

@@ -150,3 +150,36 @@ def test_check_flags_a_task_whose_reference_fails(cli_env, tmp_path):
     done = micro_agent(["eval", "check", str(suite)], tmp_path, cli_env)
     assert done.returncode == 1
     assert "ok  alpha" in done.stdout and "BAD beta" in done.stdout and "reference FAILS" in done.stdout
+
+
+EXAMPLE_SUITE = Path(__file__).resolve().parents[2] / "examples" / "eval-suite"
+
+
+def test_example_suite_is_solved_by_a_model_that_answers_with_the_references(model_server, model, cli_env, tmp_path):
+    """Every shipped task (Python, JavaScript, Rust) fails as shipped, and its reference passes the eval's re-check."""
+    if not shutil.which("cargo") or not shutil.which("node"):
+        pytest.skip("the example suite needs node and cargo on PATH")
+    from micro_agent_eval.suite import load_suite
+
+    tasks = load_suite(EXAMPLE_SUITE)
+    assert 10 <= len(tasks) <= 20
+    assert {t.spec.tags[0] for t in tasks} == {"python", "javascript", "rust"}
+    answers = {t.files()[t.spec.target].decode(): (t.folder / t.spec.reference).read_text() for t in tasks}
+
+    def reference(request: dict) -> str:
+        return next(f"```\n{fixed}```\n" for buggy, fixed in answers.items() if buggy in request["prompt"])
+
+    m = model("reference")
+    model_server.script(bare(m), [reference])
+    env = {**cli_env, "PATH": f"{BIN}{os.pathsep}{cli_env['PATH']}"}  # `python -m pytest` finds this venv's pytest
+    done = micro_agent(["eval", str(EXAMPLE_SUITE), "--compare", f"ref=single:{m}", "--jobs", "2",
+                        "--report", str(tmp_path / "out")], tmp_path, {**env, "COLUMNS": "160"}, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    table_row = next(line for line in done.stdout.splitlines() if line.strip("│ ").startswith("ref "))
+    assert f"{len(tasks)}/{len(tasks)}" in table_row and "100%" in table_row, done.stdout
+    assert f"{len(tasks)} solved · 0 failed · 0 running" in done.stderr, "the progress line"
+    unsolved = [(r["task"], r["message"]) for r in report["results"] if not r["solved"]]
+    assert unsolved == []
+    assert report["summaries"][0]["solved"] == len(tasks)
+    assert all(r["iterations"] == 1 and r["model_calls"] == 1 for r in report["results"])
