@@ -9,7 +9,7 @@ fi
 stamp=.venv/.micro-agent-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,eval]"
   touch "$stamp"
 fi
 echo "Micro Agent is installed in .venv: $(.venv/bin/micro-agent --version)"

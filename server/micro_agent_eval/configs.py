@@ -40,6 +40,8 @@ def main_config(tier_config: str | None, models: dict[str, str], project: Projec
     As with `micro-agent run`, a role left unset whose default model has no API key takes the artisan's model.
     """
     if tier_config:
+        if models:
+            warnings.append("a tier config is in use: per-role model flags are ignored (the tiers name their models)")
         return _from_tier_file("chain", tier_config, project, problems)
     chosen = _role_models({**project.models, **models}, dict(os.environ), warnings)
     spec = ", ".join(f"{r}={m}" for r, m in chosen.items())

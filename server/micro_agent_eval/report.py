@@ -37,10 +37,6 @@ class EvalReport(BaseModel):
     results: list[TaskResult]
     not_run: list[NotRun] = Field(default_factory=list)
 
-    @property
-    def exit_code(self) -> int:
-        return 130 if self.interrupted else 0
-
 
 def build_report(suite: str, configs: list[EvalConfig], results: list[TaskResult], not_run: list[NotRun], *,
                  started_at: datetime, finished_at: datetime, interrupted: bool, cap: float | None,

@@ -27,14 +27,20 @@ class Tally:
 
     def __init__(self, on_spend: Callable[[float], None]):
         self.on_spend = on_spend
+        self._lock = threading.Lock()  # full mode: the critic's call reports from another thread
         self.calls = self.failed_calls = self.prompt_chars = self.reply_chars = 0
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.cost_usd = 0.0
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, AgentCalled):
-            return
+        if isinstance(event, AgentCalled):
+            with self._lock:
+                self._count(event)
+            if event.cost_usd and not event.error:
+                self.on_spend(event.cost_usd)
+
+    def _count(self, event: AgentCalled) -> None:
         if event.error:
             self.failed_calls += 1
             return
@@ -46,8 +52,6 @@ class Tally:
         if event.completion_tokens is not None:
             self.completion_tokens = (self.completion_tokens or 0) + event.completion_tokens
         self.cost_usd += event.cost_usd
-        if event.cost_usd:
-            self.on_spend(event.cost_usd)
 
 
 def run_task(task: Task, config: EvalConfig, *, budget: Budget, prices: dict[str, ModelPrice],

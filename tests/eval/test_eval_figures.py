@@ -117,7 +117,12 @@ def test_report_folder_holds_the_same_report_and_a_page_with_charts(evaluated):
     report, folder = evaluated
     assert json.loads((folder / "report.json").read_text()) == report
     page = (folder / "index.html").read_text()
-    assert page.count("<svg") == 3
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # the eval extra is missing: the page has the tables and says how to get charts
+        assert "pip install &#x27;micro-agent[eval]&#x27;" in page and "<svg" not in page
+    else:
+        assert page.count("<svg") == 3
     assert not re.search(r"""(src|href)=["']?(https?:)?//|<script|<link|@import""", page), "nothing loads at view time"
     assert "Solve rate per configuration" in page and "gamma" in page and "75%" in page
 
