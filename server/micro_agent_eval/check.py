@@ -25,6 +25,6 @@ def check_task(task: Task, timeout_s: float, work_dir: Path | None = None) -> Ch
         if not passes:
             first = reference.infra_error or (reference.failures[0].name + ": " + reference.failures[0].message
                                               if reference.failures else "tests failed")
-            details.append(f"the tests fail on the reference: {first[:300]}")
+            details.append(f"the tests fail on the reference: {first.splitlines()[0][:300] if first else ''}")
     return CheckResult(task=task.name, fails_on_target=not buggy.passed and not buggy.infra_error,
                        passes_on_reference=passes, detail="; ".join(details))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH", help="a micro-agent.yml: prices, models, per-task budget, test timeout")
     p.add_argument("--tag", action="append", default=[], metavar="TAG", help="only tasks with this tag (repeatable)")
     p.add_argument("--test-timeout", type=float, metavar="S", help="seconds one test run may take")
-    p.add_argument("--work-dir", metavar="DIR", help="where task repos are made (default: the system temp folder)")
+    p.add_argument("--work-dir", metavar="DIR", help="where task repos and the loop's worktrees are made (default: the "
+                   "system temp folder); e.g. a folder with a node_modules holding vitest, for TypeScript tasks")
     p.add_argument("--report", metavar="DIR", help="write report.json and index.html (with charts) into DIR")
     p.add_argument("--json", action="store_true", help="print report.json's content instead of a table")
     p.add_argument("--python", default="python", metavar="CMD",
@@ -172,10 +174,14 @@ def _eval(args: argparse.Namespace, err) -> int:
         from .progress import LiveProgress
 
         progress = LiveProgress(err, total=len(tasks) * len(configs))
+    work_dir = Path(args.work_dir).resolve() if args.work_dir else None
+    if work_dir is not None:  # the loop's worktrees go there too: the eval owns this process's temp folder
+        work_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.tempdir = str(work_dir)
     eval_run = EvalRun(str(Path(args.suite)), tasks, configs, LocalExecutor(args.jobs),
                        budget=EvalBudget(args.max_budget), prices=project.prices,
                        test_timeout_s=args.test_timeout or project.test_timeout_seconds, progress=progress,
-                       work_dir=Path(args.work_dir).resolve() if args.work_dir else None)
+                       work_dir=work_dir)
     report = _run_interruptibly(eval_run, progress, err)
     if report_dir is not None:
         from .writer import write_report

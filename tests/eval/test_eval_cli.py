@@ -155,15 +155,20 @@ def test_check_flags_a_task_whose_reference_fails(cli_env, tmp_path):
 EXAMPLE_SUITE = Path(__file__).resolve().parents[2] / "examples" / "eval-suite"
 
 
-def test_example_suite_is_solved_by_a_model_that_answers_with_the_references(model_server, model, cli_env, tmp_path):
-    """Every shipped task (Python, JavaScript, Rust) fails as shipped, and its reference passes the eval's re-check."""
+def test_example_suite_is_solved_by_a_model_that_answers_with_the_references(model_server, model, cli_env, tmp_path,
+                                                                              js_tools):
+    """Every shipped task (Python, JavaScript, TypeScript, Rust) fails as shipped, and its reference passes the
+    eval's re-check. The TypeScript tasks find vitest in a node_modules above the --work-dir their repos go in."""
     if not shutil.which("cargo") or not shutil.which("node"):
         pytest.skip("the example suite needs node and cargo on PATH")
     from micro_agent_eval.suite import load_suite
 
     tasks = load_suite(EXAMPLE_SUITE)
     assert 10 <= len(tasks) <= 20
-    assert {t.spec.tags[0] for t in tasks} == {"python", "javascript", "rust"}
+    assert {t.spec.tags[0] for t in tasks} == {"python", "javascript", "typescript", "rust"}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "node_modules").symlink_to(js_tools)
     answers = {t.files()[t.spec.target].decode(): (t.folder / t.spec.reference).read_text() for t in tasks}
 
     def reference(request: dict) -> str:
@@ -173,7 +178,7 @@ def test_example_suite_is_solved_by_a_model_that_answers_with_the_references(mod
     model_server.script(bare(m), [reference])
     env = {**cli_env, "PATH": f"{BIN}{os.pathsep}{cli_env['PATH']}"}  # `python -m pytest` finds this venv's pytest
     done = micro_agent(["eval", str(EXAMPLE_SUITE), "--compare", f"ref=single:{m}", "--jobs", "2",
-                        "--report", str(tmp_path / "out")], tmp_path, {**env, "COLUMNS": "160"}, timeout=900)
+                        "--work-dir", str(work), "--report", str(tmp_path / "out")], tmp_path, {**env, "COLUMNS": "160"}, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     table_row = next(line for line in done.stdout.splitlines() if line.strip("│ ").startswith("ref "))
