@@ -100,6 +100,9 @@ class EvalRun:
             result = run_task(task, config, budget=_task_budget(config.budget, remaining), prices=self.prices,
                               test_timeout_s=self.test_timeout_s, controls=controls, on_spend=self._spend,
                               work_dir=self.work_dir)
+        except Exception as exc:  # the task's repo could not be made (disk full, no git): a result, not a crash
+            result = TaskResult(task=task.name, config=config.name, tags=task.spec.tags, solved=False, status="error",
+                                engine_outcome="error", message=f"{type(exc).__name__}: {exc}"[:300])
         finally:
             with self._lock:
                 self._live.discard(controls)
