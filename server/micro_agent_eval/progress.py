@@ -49,9 +49,10 @@ class LiveProgress:
                 self.failed += 1
             self._update(advance=1)
 
-    def dropped(self, task: str, config: str, reason: str) -> None:
+    def dropped(self, task: str, config: str, reason: str, started: bool) -> None:
         with self._lock:
-            self.running -= 1
+            if started:
+                self.running -= 1
             self.dropped_count += 1
             self._update(advance=1)
 

@@ -23,7 +23,7 @@ from .taskrun import run_task
 class Progress(Protocol):
     def started(self, task: str, config: str) -> None: ...
     def finished(self, result: TaskResult) -> None: ...
-    def dropped(self, task: str, config: str, reason: str) -> None: ...
+    def dropped(self, task: str, config: str, reason: str, started: bool) -> None: ...
     def spent(self, total_usd: float) -> None: ...
 
 
@@ -34,7 +34,7 @@ class NoProgress:
     def finished(self, result: TaskResult) -> None:
         pass
 
-    def dropped(self, task: str, config: str, reason: str) -> None:
+    def dropped(self, task: str, config: str, reason: str, started: bool) -> None:
         pass
 
     def spent(self, total_usd: float) -> None:
@@ -87,11 +87,11 @@ class EvalRun:
 
     def _job(self, task: Task, config: EvalConfig) -> TaskResult | str:
         """A TaskResult, or why the task did not run to the end ("interrupted" | "budget")."""
-        if self.stopped.is_set():
-            return "interrupted"
         remaining = self.budget.remaining_usd()
-        if self.budget.exhausted.is_set() or remaining == 0:
-            return "budget"
+        if self.stopped.is_set() or self.budget.exhausted.is_set() or remaining == 0:
+            reason = "interrupted" if self.stopped.is_set() else "budget"
+            self.progress.dropped(task.name, config.name, reason, started=False)
+            return reason
         controls = Controls()
         with self._lock:
             self._live.add(controls)
@@ -108,7 +108,7 @@ class EvalRun:
                 self._live.discard(controls)
         reason = self._cut_short(result)
         if reason:
-            self.progress.dropped(task.name, config.name, reason)
+            self.progress.dropped(task.name, config.name, reason, started=True)
             return reason
         self.progress.finished(result)
         return result
