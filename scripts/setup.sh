@@ -10,7 +10,7 @@ stamp=.venv/.micro-agent-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # pip's and setuptools' chatter goes to a log; it is shown only when the install fails.
   log=.venv/install.log
-  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[test,docs]"; } >"$log" 2>&1; then
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[test,docs,eval]"; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup: the install failed (log above, kept in $log)" >&2
     exit 1

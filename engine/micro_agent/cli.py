@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     from micro_agent_autopilot.cli import add_parsers as add_autopilot_parsers  # a face: never at module level
 
     add_autopilot_parsers(commands)
+    from micro_agent_eval.cli import add_parser as add_eval_parser  # a face of its own; only argparse at import
+
+    add_eval_parser(commands)
     return parser
 
 
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         from micro_agent_autopilot.cli import run as autopilot_run
 
         return autopilot_run(args)
+    if args.command == "eval":
+        from micro_agent_eval.cli import run as eval_run
+
+        return eval_run(args)
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 

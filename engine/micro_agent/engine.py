@@ -323,7 +323,8 @@ class _Loop:
         self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                               model=model, prompt_chars=prompt_chars, reply_chars=len(reply.text),
                               cost_usd=reply.cost_usd, duration_ms=reply.duration_ms,
-                              total_cost_usd=self.budget.spent_usd))
+                              total_cost_usd=self.budget.spent_usd, prompt_tokens=reply.prompt_tokens,
+                              completion_tokens=reply.completion_tokens))
         if self.controls.take_skip_tier():
             raise TierEnded("the user asked for the next tier")
         return reply.text

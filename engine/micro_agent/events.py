@@ -87,6 +87,8 @@ class AgentCalled(_Event):
     duration_ms: int
     total_cost_usd: float
     error: str | None = None
+    prompt_tokens: int | None = None  # as the provider reported them (None: not reported)
+    completion_tokens: int | None = None
 
 
 class CandidateWritten(_Event):

@@ -1,0 +1,10 @@
+// Split `items` into arrays of `size` (the last one may be shorter).
+function chunk(items, size) {
+  const out = [];
+  for (let i = 0; i + size <= items.length; i += size) {
+    out.push(items.slice(i, i + size));
+  }
+  return out;
+}
+
+module.exports = { chunk };

@@ -1,0 +1,6 @@
+def deep_merge(base: dict, override: dict) -> dict:
+    """A new dict: `override` on top of `base`, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = value
+    return merged

@@ -1,0 +1,3 @@
+def apply_discount(price: float, percent: float) -> float:
+    """The price after taking `percent` off, rounded to cents."""
+    return round(price * percent / 100, 2)

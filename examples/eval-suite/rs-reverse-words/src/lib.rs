@@ -1,0 +1,4 @@
+/// The words of `text` in reverse order, joined by single spaces.
+pub fn reverse_words(text: &str) -> String {
+    text.chars().rev().collect()
+}
