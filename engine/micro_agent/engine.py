@@ -136,7 +136,7 @@ class _Loop:
         with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(2) as self.background:
             self.ws = ws
             self.report.ref = ws.ref
-            llm.warm()  # litellm imports while the first tests run
+            llm.warm(m for tier in req.tiers for m in tier.role_models().values())  # while the first tests run
             last = self.test(tier_index=None, iteration=0)
             if last.passed:
                 self.report.outcome, self.report.message = "success", "The tests already pass: nothing to fix."
@@ -284,11 +284,15 @@ class _Loop:
         self.emit(AgentCalling(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                model=model, prompt_chars=prompt_chars))
         try:
-            reply = llm.complete(model, messages, prices=self.req.prices, cancelled=self.controls.cancelled)
-        except llm.ModelError as exc:
+            reply = llm.complete(model, messages, prices=self.req.prices, cancelled=self.controls.cancelled,
+                                 budget=self.budget)
+        except (llm.ModelError, BudgetExhausted) as exc:
+            message = exc.message if isinstance(exc, llm.ModelError) else exc.message()
             self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                   model=model, prompt_chars=prompt_chars, reply_chars=0, cost_usd=0.0,
-                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=exc.message))
+                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=message))
+            if isinstance(exc, BudgetExhausted):
+                raise
             raise TierEnded(f"model unavailable: {exc.message}") from None
         self.budget.spend(reply.cost_usd)
         self.model_answered = True
