@@ -136,7 +136,7 @@ class _Loop:
         with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(2) as self.background:
             self.ws = ws
             self.report.ref = ws.ref
-            llm.warm(m for tier in req.tiers for m in tier.role_models().values())  # while the first tests run
+            llm.warm(req.tiers[0].role_models().values())  # while the first tests run
             last = self.test(tier_index=None, iteration=0)
             if last.passed:
                 self.report.outcome, self.report.message = "success", "The tests already pass: nothing to fix."
@@ -206,6 +206,8 @@ class _Loop:
                 ended_because = "the user asked for the next tier"
                 break
             self.budget.start_iteration()
+            if iteration == tier.max_iterations and index + 1 < len(self.req.tiers):  # behind this last iteration
+                llm.warm(self.req.tiers[index + 1].role_models().values())
             result = self.report.tiers[index]
             result.iterations += 1
             self.emit(IterationStarted(run_id=self.req.run_id, tier_index=index, tier_name=tier.name, mode=tier.mode,

@@ -33,7 +33,7 @@ OPEN_ENDED_MAX_TOKENS = 4096  # a model with no known output limit gets max_toke
 _import_lock = threading.Lock()  # held for the whole import
 _warm_lock = threading.Lock()  # held only to start the warm-up thread: warm() never waits for the import
 _litellm: Any = None
-_warming: threading.Thread | None = None
+_warming: set[str] = set()  # what warm() has started: "prices", "litellm"
 
 
 class ModelError(Exception):
@@ -77,18 +77,23 @@ def api_base(model: str) -> str | None:
 
 
 def warm(models: Iterable[str] | None = None) -> None:
-    """Start what the first call needs on a background thread (once); never waits for it.
+    """Start what the first call needs on a background thread (once each); never waits for it.
 
-    With `models`, litellm is imported only if one of them needs it; the price map is read either way.
+    With `models`, litellm is imported only if one of them needs it; else only the price map is read.
     """
-    global _warming
     needs_litellm = models is None or any(api_base(m) is None for m in models)
+    what = "litellm" if needs_litellm else "prices"
     with _warm_lock:
-        if _warming is not None or (_litellm is not None and needs_litellm):
+        if what in _warming or (what == "prices" and "litellm" in _warming):
             return
-        target = _load if needs_litellm else price_map.preload
-        _warming = threading.Thread(target=target, name="micro-agent-warm-models", daemon=True)
-        _warming.start()
+        _warming.add(what)
+    threading.Thread(target=_load if needs_litellm else _preload_direct, name=f"micro-agent-warm-{what}",
+                     daemon=True).start()
+
+
+def _preload_direct() -> None:
+    openai_compat.preload()
+    price_map.preload()
 
 
 # Modules litellm imports lazily inside the first call (~1-2 s): imported up front when warming.

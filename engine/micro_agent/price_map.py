@@ -7,7 +7,6 @@ the budget uses it to keep a call within the money left (max_tokens).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from dataclasses import dataclass
@@ -59,6 +58,8 @@ def _load() -> dict[str, Any]:
     global _map
     with _lock:
         if _map is None:
+            import importlib.util
+
             _map = {}
             spec = importlib.util.find_spec("litellm")  # finds the package without importing it
             for folder in (spec.submodule_search_locations or []) if spec else []:
