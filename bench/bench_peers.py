@@ -32,7 +32,7 @@ ref in a worktree; Builder's tool rewrites the file and reruns the command; aide
 chat, applies an edit format, refreshes its repo map and (by default) lints. Each tool runs with its
 defaults apart from what driving it needs.
 
-Median of --repeat runs per tool. A tool that cannot be installed or driven prints "skipped: <reason>";
+Median of --repeat rounds; each round runs every tool once, in turn, so that all meet the same load. A tool that cannot be installed or driven prints "skipped: <reason>";
 no number is ever estimated. Nothing touches the repo: every run works in a temp dir.
 
     .venv/bin/python bench/bench_peers.py [--repeat 3] [--no-install]
@@ -302,10 +302,31 @@ def measure(started: float, calls: list[dict[str, Any]], tests: list[tuple[float
     return Sample(first - started - initial, initial, statistics.mean(gaps) * 1000)
 
 
-def bench(tool: Tool, server: StreamingModelServer, work: Path, repeat: int, allow_install: bool) -> list[Sample]:
-    exe = tool.install(allow_install)
-    slug = f"{tool.name.split()[0].lower()}{TOOLS.index(tool)}"
-    return [drive(tool, exe, server, work, f"{slug}-{i}") for i in range(repeat)]
+def bench(tools: list[Tool], server: StreamingModelServer, work: Path, repeat: int,
+          allow_install: bool) -> dict[str, list[Sample] | str]:
+    """`repeat` rounds, each tool once per round in turn, so that every tool meets the same machine load."""
+    results: dict[str, list[Sample] | str] = {}
+    exes: dict[str, Path] = {}
+    for tool in tools:
+        try:
+            exes[tool.name] = tool.install(allow_install)
+            results[tool.name] = []
+        except Skipped as skipped:
+            results[tool.name] = str(skipped)
+            print(f"{tool.name}: skipped: {skipped}", flush=True)
+    for i in range(repeat):
+        for tool in tools:
+            samples = results[tool.name]
+            if isinstance(samples, str):
+                continue
+            slug = f"{tool.name.split()[0].lower()}{TOOLS.index(tool)}"
+            try:
+                samples.append(drive(tool, exes[tool.name], server, work, f"{slug}-{i}"))
+                print(f"{tool.name}: run {i + 1}/{repeat} in {samples[-1].wall_s:.1f} s", flush=True)
+            except Skipped as skipped:
+                results[tool.name] = str(skipped)
+                print(f"{tool.name}: skipped: {skipped}", flush=True)
+    return results
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -329,8 +350,9 @@ def ratio_line(results: dict[str, list[Sample] | str]) -> str:
         return "  ratio to Builder.io micro-agent: not measured (run both tools)"
     mine = statistics.median(s.wall_s for s in ours)
     theirs = statistics.median(s.wall_s for s in builder)
+    paired = statistics.median(a.wall_s / b.wall_s for a, b in zip(ours, builder))  # same round, same load
     return (f"  4-iteration fix, Micro Agent / Builder.io micro-agent: {mine:.2f} s / {theirs:.2f} s = "
-            f"ratio {mine / theirs:.2f} (target ≤ 1.0, aim 0.5)")
+            f"ratio {mine / theirs:.2f}; median of the rounds' ratios {paired:.2f} (target ≤ 1.0, aim 0.5)")
 
 
 def main() -> int:
@@ -342,16 +364,8 @@ def main() -> int:
     args = parser.parse_args()
     wanted = [w.strip().lower() for w in args.tools.split(",") if w.strip()]
     tools = [t for t in TOOLS if not wanted or any(t.name.lower().startswith(w) for w in wanted)]
-    results: dict[str, list[Sample] | str] = {}
     with StreamingModelServer() as server, tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
-        for tool in tools:
-            started = time.perf_counter()
-            try:
-                results[tool.name] = bench(tool, server, Path(tmp), args.repeat, not args.no_install)
-                print(f"{tool.name}: {args.repeat} runs in {time.perf_counter() - started:.0f} s", flush=True)
-            except Skipped as skipped:
-                results[tool.name] = str(skipped)
-                print(f"{tool.name}: skipped: {skipped}", flush=True)
+        results = bench(tools, server, Path(tmp), args.repeat, not args.no_install)
     print(f"\n{ITERATIONS}-iteration fix of calc.py, scripted model with instant replies, "
           f"each tool's own CLI (median of {args.repeat}):")
     print(f"  {'tool':<30} {'whole fix':>9} {'start → 1st call':>13} {'initial test':>13} {'per-iteration':>14}"

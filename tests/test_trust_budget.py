@@ -9,6 +9,7 @@ HTTP model server, on both call paths (the direct OpenAI-compatible client and l
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
@@ -33,6 +34,9 @@ def test_a_provider_that_never_answers_ends_with_the_time_budget(calc_repo, mode
     assert "time limit reached: 0.2 min" in report["message"] and f"{artisan} was still answering" in report["message"]
     assert 11 <= took <= 25, took  # the 12 s budget, not the 180 s call timeout (the box is loaded: generous)
     assert (calc_repo / "calc.py").read_text() == CALC_BUGGY
+    with sqlite3.connect(calc_repo / ".micro-agent" / "audit.db") as db:  # the cut iteration is recorded
+        (errors,), = db.execute("SELECT error_messages FROM tier_attempts WHERE run_id = ?", (report["run_id"],))
+    assert "time limit reached" in json.loads(errors)[0]
 
 
 @pytest.mark.parametrize("hiccup", [{"status": 503, "content": "overloaded"}, {"drop": True}],

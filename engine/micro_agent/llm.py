@@ -28,7 +28,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 CALL_TIMEOUT_S = 180.0  # one request, when the budget leaves more time than that
 RATE_LIMIT_WAITS_S = (2.0, 8.0)  # a rate-limited call is tried again after these pauses, then it fails
 TRANSIENT_WAITS_S = (1.0, 4.0)  # a 500/502/503/504, a dropped connection or a timeout: tried again after these
-OPEN_ENDED_MAX_TOKENS = 4096  # a model with no known output limit gets max_tokens only below this
+MAX_TOKENS_CAP = 4096  # max_tokens is only sent below this: every chat model accepts it, none is cut short by it
 
 _import_lock = threading.Lock()  # held for the whole import
 _warm_lock = threading.Lock()  # held only to start the warm-up thread: warm() never waits for the import
@@ -173,10 +173,9 @@ def _tried(error: ModelError, attempts: int) -> ModelError:
 
 def _max_tokens_within_budget(model: str, messages: list[dict[str, str]], prices: dict[str, ModelPrice],
                               budget: BudgetPool | None) -> int | None:
-    """The reply length the money left can pay for, when that is the binding limit; else None.
-
-    The prompt is estimated at 4 characters a token; a prompt that alone costs more than is left is
-    not sent.
+    """The reply length the money left can pay for, when that is under MAX_TOKENS_CAP (and the model's
+    own limit); else None. The prompt is estimated at 4 characters a token; a prompt that alone costs
+    more than is left is not sent.
     """
     money_left = budget.remaining_usd() if budget else None
     if money_left is None or is_local(model):
@@ -189,7 +188,7 @@ def _max_tokens_within_budget(model: str, messages: list[dict[str, str]], prices
     if tokens < 1:
         raise budget.out_of_money(  # type: ignore[union-attr]
             f"a call to {model} would cost about ${prompt_cost:.4f} for the prompt alone, ${money_left:.4f} is left")
-    return tokens if tokens < (price.max_output_tokens or OPEN_ENDED_MAX_TOKENS) else None
+    return tokens if tokens < min(price.max_output_tokens or MAX_TOKENS_CAP, MAX_TOKENS_CAP) else None
 
 
 class _TimedOut(Exception):
