@@ -73,7 +73,7 @@ def api_base(model: str) -> str | None:
     """The OpenAI-compatible server `model` is sent to directly, or None when litellm handles it."""
     if not model.startswith("openai/") or os.environ.get("MICRO_AGENT_OPENAI_DIRECT", "1") == "0":
         return None
-    return os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL") or None
+    return os.environ.get("OPENAI_API_BASE") or None
 
 
 def warm(models: Iterable[str] | None = None) -> None:
