@@ -225,8 +225,9 @@ class _Loop:
                 ended_because, ended_early = str(exc), True
                 attempt = Attempt(iteration, "no change", "error", [], [ended_because])
             except BudgetExhausted as exc:  # ran out during a model call: that iteration is still recorded
-                attempt = Attempt(iteration, "no change", "error", [], [exc.message()])
-                self._finished(index, tier, attempt, self.budget.spent_usd - cost_before, started)
+                result.cost_usd += self.budget.spent_usd - cost_before
+                self._finished(index, tier, Attempt(iteration, "no change", "error", [], [exc.message()]),
+                               self.budget.spent_usd - cost_before, started)
                 raise
             result.cost_usd += self.budget.spent_usd - cost_before
             attempts.append(attempt)

@@ -33,7 +33,7 @@ MAX_TOKENS_CAP = 4096  # max_tokens is only sent below this: every chat model ac
 _import_lock = threading.Lock()  # held for the whole import
 _warm_lock = threading.Lock()  # held only to start the warm-up thread: warm() never waits for the import
 _litellm: Any = None
-_warming: set[str] = set()  # what warm() has started: "prices", "litellm"
+_warming: set[str] = set()  # what warm() has started: "direct" (http.client, price map), "litellm"
 
 
 class ModelError(Exception):
@@ -79,12 +79,12 @@ def api_base(model: str) -> str | None:
 def warm(models: Iterable[str] | None = None) -> None:
     """Start what the first call needs on a background thread (once each); never waits for it.
 
-    With `models`, litellm is imported only if one of them needs it; else only the price map is read.
+    With `models`, litellm is imported only if one of them needs it; else only http.client and the price map.
     """
     needs_litellm = models is None or any(api_base(m) is None for m in models)
-    what = "litellm" if needs_litellm else "prices"
+    what = "litellm" if needs_litellm else "direct"
     with _warm_lock:
-        if what in _warming or (what == "prices" and "litellm" in _warming):
+        if what in _warming or (what == "direct" and "litellm" in _warming):
             return
         _warming.add(what)
     threading.Thread(target=_load if needs_litellm else _preload_direct, name=f"micro-agent-warm-{what}",
