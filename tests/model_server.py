@@ -13,7 +13,7 @@ or standalone (editor and VS Code end-to-end tests, `scripts/demo.sh`):
 
 A scripted reply is a string (the assistant's content) or a mapping with any of
 `content`, `status` (an HTTP error status to answer with), `delay` (seconds before answering),
-`prompt_tokens`, `completion_tokens`.
+`drop` (true: close the connection without answering), `prompt_tokens`, `completion_tokens`.
 """
 
 from __future__ import annotations
@@ -104,12 +104,16 @@ class ScriptedModelServer:
                 model = body.get("model", "")
                 messages = body.get("messages", [])
                 prompt = "\n\n".join(str(m.get("content", "")) for m in messages)
-                record = {"model": model, "messages": messages, "prompt": prompt, "at": time.time()}
+                record = {"model": model, "messages": messages, "prompt": prompt, "at": time.time(), "body": body,
+                          "user_agent": self.headers.get("User-Agent", "")}
                 with server._lock:
                     server.requests.append(record)
                 reply = server._next_reply(model, record)
                 if reply.get("delay"):
                     time.sleep(float(reply["delay"]))
+                if reply.get("drop"):
+                    self.close_connection = True  # no answer at all: the client sees the connection break
+                    return
                 status = int(reply.get("status", 200))
                 if status != 200:
                     error = {"message": reply.get("content", "scripted error"), "type": "scripted", "code": status}

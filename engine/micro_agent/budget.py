@@ -45,6 +45,18 @@ class BudgetPool:
         minutes = self.remaining_minutes()
         return default if minutes is None else min(default, minutes * 60)
 
+    def seconds_left(self) -> float | None:
+        """Wall time left before the duration cap (None: no cap); a model call may wait this long at most."""
+        cap = self.budget.max_duration_minutes
+        return None if cap is None else max(0.0, cap * 60 - (self._clock() - self._started))
+
+    def out_of_time(self, during: str) -> BudgetExhausted:
+        """The duration cap reached while `during` (e.g. "openai/x was still answering")."""
+        return BudgetExhausted(f"time limit reached: {self.budget.max_duration_minutes:g} min ({during})")
+
+    def out_of_money(self, why: str) -> BudgetExhausted:
+        return BudgetExhausted(f"cost limit reached: {why} (limit ${self.budget.max_cost_usd:.2f})")
+
     def check(self) -> None:
         """Before every model call: raise BudgetExhausted when cost or time is spent."""
         b = self.budget

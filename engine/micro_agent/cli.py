@@ -132,9 +132,6 @@ def run_command(args: argparse.Namespace) -> int:
     from .secrets import redact
     from .settings import Overrides, build_request
 
-    from . import llm
-
-    llm.warm()  # ~3 s of imports, on a thread, hidden behind config, worktree and the first test run
     err = Console(stderr=True, highlight=False)
     target = Path(args.target)
     config_path = Path(args.config).resolve() if args.config else None

@@ -158,7 +158,7 @@ class _Loop:
         with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(2) as self.background:
             self.ws = ws
             self.report.ref = ws.ref
-            llm.warm()  # litellm imports while the first tests run
+            llm.warm(req.tiers[0].role_models().values())  # while the first tests run
             last = self.test(tier_index=None, iteration=0)
             if last.passed:
                 self.report.outcome, self.report.message = "success", "The tests already pass: nothing to fix."
@@ -232,6 +232,8 @@ class _Loop:
                 ended_because = "the user asked for the next tier"
                 break
             self.budget.start_iteration()
+            if iteration == tier.max_iterations and index + 1 < len(self.req.tiers):  # behind this last iteration
+                llm.warm(self.req.tiers[index + 1].role_models().values())
             result = self.report.tiers[index]
             result.iterations += 1
             self.emit(IterationStarted(run_id=self.req.run_id, tier_index=index, tier_name=tier.name, mode=tier.mode,
@@ -249,6 +251,11 @@ class _Loop:
             except TierEnded as exc:
                 ended_because, ended_early = str(exc), True
                 attempt = Attempt(iteration, "no change", "error", [], [ended_because])
+            except BudgetExhausted as exc:  # ran out during a model call: that iteration is still recorded
+                result.cost_usd += self.budget.spent_usd - cost_before
+                self._finished(index, tier, Attempt(iteration, "no change", "error", [], [exc.message()]),
+                               self.budget.spent_usd - cost_before, started)
+                raise
             result.cost_usd += self.budget.spent_usd - cost_before
             attempts.append(attempt)
             self._finished(index, tier, attempt, self.budget.spent_usd - cost_before, started)
@@ -312,11 +319,15 @@ class _Loop:
         self.emit(AgentCalling(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                model=model, prompt_chars=prompt_chars))
         try:
-            reply = llm.complete(model, messages, prices=self.req.prices, cancelled=self.controls.cancelled)
-        except llm.ModelError as exc:
+            reply = llm.complete(model, messages, prices=self.req.prices, cancelled=self.controls.cancelled,
+                                 budget=self.budget)
+        except (llm.ModelError, BudgetExhausted) as exc:
+            message = exc.message if isinstance(exc, llm.ModelError) else exc.message()
             self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                   model=model, prompt_chars=prompt_chars, reply_chars=0, cost_usd=0.0,
-                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=exc.message))
+                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=message))
+            if isinstance(exc, BudgetExhausted):
+                raise
             raise TierEnded(f"model unavailable: {exc.message}") from None
         self.budget.spend(reply.cost_usd)
         self.model_answered = True
