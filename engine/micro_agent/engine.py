@@ -20,7 +20,7 @@ from .budget import BudgetExhausted, BudgetPool
 from .config import RunRequest, Tier
 from .context import related_files
 from .controls import Controls, RunInterrupted
-from .environment import resolve_environment
+from .environment import python_import_path, resolve_environment
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
                      TierStarted, Warned)
@@ -345,10 +345,14 @@ class _Loop:
         self.controls.check()
         report = run_tests(self.req.test_command, self.ws.path,
                            timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
-                           cancel=self.controls.cancelled, env=self.test_env)
+                           cancel=self.controls.cancelled, env=self._test_env_in(self.ws.path))
         report = self._judged(report, iteration)
         self.emit(TestsFinished(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, report=report))
         return report
+
+    def _test_env_in(self, copy: Path) -> dict[str, str]:
+        """The test command's variables for a run in `copy`: the candidate's own modules come first."""
+        return {**self.test_env, **python_import_path(copy, self.req.target, {**os.environ, **self.test_env})}
 
     def _judged(self, report: TestReport, iteration: int) -> TestReport:
         """A candidate's verdict counts only if its run changed nothing but the target and a pristine copy agrees."""
@@ -359,7 +363,7 @@ class _Loop:
         def rerun(path: Path) -> TestReport:
             return run_tests(self.req.test_command, path,
                              timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
-                             cancel=self.controls.cancelled, env=self.test_env)
+                             cancel=self.controls.cancelled, env=self._test_env_in(path))
 
         return judge_candidate(self.ws, report, self.req.target, self.test_side_effects, rerun)
 

@@ -120,3 +120,19 @@ def _prefix_of_interpreter(root: Path, selected: str) -> Path | None:
     if path.is_file() and os.access(path, os.X_OK) and path.parent.name in ("bin", "Scripts"):
         return path.parent.parent
     return None
+
+
+def python_import_path(copy: Path, target: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """PYTHONPATH for tests run in `copy` (a working copy of the project) on a Python `target`.
+
+    The folder that holds the target's top-level package comes first, so that an editable install of the
+    project (`pip install -e .` leaves a .pth naming the user's own `src/`) cannot load the user's file in
+    place of the candidate. Empty for other languages.
+    """
+    if not target.endswith(".py"):
+        return {}
+    folder = (copy / target).parent
+    while folder != copy and (folder / "__init__.py").is_file():
+        folder = folder.parent
+    inherited = environ.get("PYTHONPATH")
+    return {"PYTHONPATH": os.pathsep.join([str(folder), inherited] if inherited else [str(folder)])}
