@@ -148,7 +148,7 @@ def test_missing_forge_token_is_named(tmp_path, forge, artisan, cli_env):
 def test_the_daily_budget_stops_new_jobs_with_exit_3(tmp_path, forge, artisan, cli_env):
     root, _remote = make_project(tmp_path, artisan, forge.url, maxConcurrentRuns=1, maxDailyCostUsd=0.5)
     config = json.loads((root / "micro-agent.yml").read_text())
-    config["prices"] = {artisan: {"inputPerMillion": 2000.0, "outputPerMillion": 2000.0}}  # $0.6-1 a call
+    config["prices"] = {artisan: {"inputPerMillion": 100.0, "outputPerMillion": 60000.0}}  # the prompt fits, the reply costs more than a job may spend
     (root / "micro-agent.yml").write_text(json.dumps(config))
     done, report = once(root, env_for(cli_env))
     assert done.returncode == 3, done.stdout
