@@ -7,9 +7,8 @@ from typing import Callable, Literal, Union
 
 from pydantic import BaseModel, Field
 
+from .model import Role
 from .reports import RunReport, TestReport
-
-Role = Literal["librarian", "artisan", "critic"]
 
 
 def _now() -> datetime:
