@@ -14,12 +14,15 @@ from typing import Any, Protocol
 from lsprotocol import types
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
                                 TestsFinished, TierStarted, Warned)
+from micro_agent.outcomes import OUTCOMES, outcome_label
 from micro_agent.reports import RunReport, TestReport
 from micro_agent.secrets import redact
 
 from .runs import ActiveRun
 
 DEFAULT_TIER_NAMES = {"simple", "full"}
+MESSAGE_KINDS = {"info": types.MessageType.Info, "warning": types.MessageType.Warning,
+                 "error": types.MessageType.Error}  # an outcome's severity (outcomes.py) as a message kind
 
 
 class RunView(Protocol):
@@ -87,9 +90,7 @@ def end_message(report: RunReport) -> str:
     if report.outcome == "success":
         by = f" by {report.solved_by_tier}" if report.solved_by_tier else ""
         return f"fixed{by} in {iterations} · {cost}"
-    label = {"failed": "not fixed", "budget_exhausted": "budget spent", "interrupted": "cancelled",
-             "error": "stopped", "solved_not_applied": "fixed but not applied"}[report.outcome]
-    return f"{label} after {iterations} · {cost}"
+    return f"{outcome_label(report.outcome)} after {iterations} · {cost}"
 
 
 def finished_message(report: RunReport, target: str) -> tuple[types.MessageType, str]:
@@ -109,8 +110,8 @@ def finished_message(report: RunReport, target: str) -> tuple[types.MessageType,
     why = f": {report.message}" if report.message else ""
     hint = " Escalate it with the code action 'Escalate Micro Agent run' or microAgent.escalate." \
         if report.outcome == "failed" else ""
-    kind = types.MessageType.Error if report.outcome == "error" else types.MessageType.Warning
-    return kind, f"Micro Agent could not fix {target} ({report.outcome.replace('_', ' ')}, {iterations}, {cost}){why}.{hint}"
+    kind = MESSAGE_KINDS[OUTCOMES[report.outcome].severity]
+    return kind, f"Micro Agent could not fix {target} ({outcome_label(report.outcome)}, {iterations}, {cost}){why}.{hint}"
 
 
 def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
@@ -120,6 +121,7 @@ def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
         "uri": run.uri,
         "target": run.target,
         "outcome": report.outcome,
+        "outcomeLabel": outcome_label(report.outcome),  # what the status bar says (outcomes.py's one table)
         "iterations": report.total_iterations,
         "costUsd": round(report.total_cost_usd, 6),
         "solvedByTier": report.solved_by_tier,
