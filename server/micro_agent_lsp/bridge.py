@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from lsprotocol import types
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
-                                TestsFinished, TierStarted, Warned)
+                                TestsFinished, TierStarted, Warned, dispatch)
 from micro_agent.outcomes import OUTCOMES, outcome_label
 from micro_agent.reports import RunReport, TestReport
 from micro_agent.secrets import redact
@@ -63,24 +63,39 @@ def _failing(report: TestReport) -> str:
 
 def progress_message(run: ActiveRun, event: Event) -> str | None:
     """The progress line for `event` (after `run.observe(event)`), or None when it changes nothing shown."""
-    cost = f"${run.cost_usd:.4f}"
-    if isinstance(event, RunStarted):
+    return dispatch(_ProgressLines(run), event)
+
+
+class _ProgressLines:
+    """One `on_<kind>` per event that changes the progress line (events.dispatch)."""
+
+    def __init__(self, run: ActiveRun) -> None:
+        self.run, self.cost = run, f"${run.cost_usd:.4f}"
+
+    def on_run_started(self, event: RunStarted) -> str:
         return "running the tests"
-    if isinstance(event, TestsFinished):
+
+    def on_tests_finished(self, event: TestsFinished) -> str:
         if event.iteration == 0:
             return f"initial run: {_failing(event.report)}"
-        return f"{_where(run)} · {_failing(event.report)} · {cost}"
-    if isinstance(event, TierStarted):
-        return f"{tier_label(run)}: up to {run.max_iterations} iterations"
-    if isinstance(event, IterationStarted):
-        return f"{_where(run)} · {cost}"
-    if isinstance(event, AgentCalling):
-        return f"{_where(run)} · {event.role} ({event.model}) · {cost}"
-    if isinstance(event, AgentCalled) and event.error:
-        return f"{_where(run)} · {event.role} failed: {event.error.splitlines()[0] if event.error else ''}"
-    if isinstance(event, Escalated):
+        return f"{_where(self.run)} · {_failing(event.report)} · {self.cost}"
+
+    def on_tier_started(self, event: TierStarted) -> str:
+        return f"{tier_label(self.run)}: up to {self.run.max_iterations} iterations"
+
+    def on_iteration_started(self, event: IterationStarted) -> str:
+        return f"{_where(self.run)} · {self.cost}"
+
+    def on_agent_calling(self, event: AgentCalling) -> str:
+        return f"{_where(self.run)} · {event.role} ({event.model}) · {self.cost}"
+
+    def on_agent_called(self, event: AgentCalled) -> str | None:
+        if not event.error:
+            return None
+        return f"{_where(self.run)} · {event.role} failed: {event.error.splitlines()[0]}"
+
+    def on_escalated(self, event: Escalated) -> str:
         return f"escalating {event.from_tier} → {event.to_tier}: {event.reason}"
-    return None
 
 
 def end_message(report: RunReport) -> str:
@@ -164,12 +179,15 @@ class RunBridge:
 
     def on_event(self, event: Event) -> None:
         self.run.observe(event)
-        if isinstance(event, TestsFinished):
-            if event.iteration == 0:
-                self.initial_report = event.report
-            self.view.tests_finished(event.report, event.iteration)
-        if isinstance(event, Warned):
-            self.view.warn(event.message)
+        dispatch(self, event)
         message = progress_message(self.run, event)
         if message is not None:
             self.view.report(message)
+
+    def on_tests_finished(self, event: TestsFinished) -> None:
+        if event.iteration == 0:
+            self.initial_report = event.report
+        self.view.tests_finished(event.report, event.iteration)
+
+    def on_warned(self, event: Warned) -> None:
+        self.view.warn(event.message)
