@@ -187,3 +187,19 @@ def test_every_stop_carries_its_outcome():
              engine.ModelUnavailable("none")]
     assert all(isinstance(stop, RunStopped) and stop.outcome in OUTCOMES and stop.message for stop in stops)
     assert [stop.outcome for stop in stops[:3]] == ["budget_exhausted", "interrupted", "error"]
+
+
+def test_a_run_already_fixing_the_file_stops_this_one_with_what_to_do(project):
+    from micro_agent.runlock import RunLock
+
+    model = ScriptedModel({"*": [fenced(CALC_FIXED)]})
+    with RunLock(project, "calc.py", "other-run"):
+        report, _ = run(request(project, tier("a", "simple", 3, "m/a")), model)
+    assert report.outcome == "error" and report.message.startswith("Another Micro Agent run is fixing calc.py")
+    assert model.calls == [] and (project / "calc.py").read_text() == CALC_BUGGY
+
+
+def test_a_working_copy_that_cannot_be_made_is_a_workspace_error(project):
+    req = request(project, tier("a", "simple", 3, "m/a")).model_copy(update={"run_id": "two..dots"})
+    report, _ = run(req, ScriptedModel({}))
+    assert report.outcome == "error" and report.message.startswith("run id 'two..dots' is not usable in a git ref")
