@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from .budget import BudgetExhausted, BudgetPool
 from .config import RunRequest, Tier
-from .controls import Controls
+from .controls import Controls, RunInterrupted
 from .environment import resolve_environment
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
                      IterationStarted, Observer, Role, RunFinished, RunStarted, TestsFinished, TierPlan,
@@ -97,7 +97,7 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     except RunStopped as stop:
         report.outcome, report.message = stop.outcome, stop.message
     except KeyboardInterrupt:
-        report.outcome, report.message = "interrupted", "Interrupted: the user's files are unchanged."
+        report.outcome, report.message = "interrupted", RunInterrupted().message
     except Exception as exc:  # a bug of ours: report it, never take the caller down
         report.outcome = "error"
         report.message = f"internal error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"

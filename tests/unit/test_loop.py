@@ -16,6 +16,7 @@ from micro_agent.config import Budget, RunRequest, Tier
 from micro_agent.controls import Controls
 from micro_agent.events import AgentCalled, Escalated, Event, IterationFinished, RunFinished, TierStarted
 from micro_agent.outcomes import OUTCOMES, RunStopped
+from micro_agent.reports import RunReport
 from micro_agent.scripted import Scripted, ScriptedModel, ScriptedTests, unavailable
 
 STILL_WRONG = CALC_BUGGY.replace("return a - b", "return a * b")  # a change, but the tests still fail
@@ -42,7 +43,7 @@ def add_fixed(code: str) -> bool:
 
 
 def run(req: RunRequest, model: ScriptedModel, controls: Controls | None = None,
-        tests: ScriptedTests | None = None) -> tuple[engine.RunReport, list[Event]]:
+        tests: ScriptedTests | None = None) -> tuple[RunReport, list[Event]]:
     events: list[Event] = []
     report = engine.run(req, events.append, controls, model=model, tests=tests or ScriptedTests("calc.py", add_fixed))
     return report, events
