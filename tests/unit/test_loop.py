@@ -12,6 +12,7 @@ import pytest
 
 from conftest import CALC_BUGGY, CALC_FIXED, fenced, make_repo
 from micro_agent import engine
+from micro_agent.budget import BudgetExhausted
 from micro_agent.config import Budget, RunRequest, Tier
 from micro_agent.controls import Controls
 from micro_agent.events import AgentCalled, Escalated, Event, IterationFinished, RunFinished, TierStarted
@@ -91,13 +92,24 @@ def test_the_cost_cap_stops_the_run_and_keeps_what_was_spent(project):
     assert [e.cost_usd for e in of(IterationFinished, events)] == pytest.approx([0.03, 0.03])
 
 
-def test_a_critic_that_fails_never_blocks_a_candidate_that_passed(project):
-    model = ScriptedModel({"librarian": ["calc.py"], "artisan": [fenced(CALC_FIXED)],
-                           "critic": [unavailable("m/critic")]})
+@pytest.mark.parametrize("failure", [unavailable("m/critic"),
+                                     Scripted(raises=BudgetExhausted("time limit reached: 1 min (m/critic was still answering)"))])
+def test_a_critic_that_fails_never_blocks_a_candidate_that_passed(project, failure):
+    model = ScriptedModel({"librarian": ["calc.py"], "artisan": [fenced(CALC_FIXED)], "critic": [failure]})
     report, events = run(request(project, tier("full", "full", 2, "m/full")), model)
     assert report.outcome == "success" and report.total_iterations == 1
     critic = next(e for e in of(AgentCalled, events) if e.role == "critic")
-    assert critic.error == "m/critic: provider unreachable (scripted)"
+    assert critic.error and critic.error.startswith(("m/critic: provider unreachable", "Budget exhausted: time limit"))
+
+
+def test_the_budget_running_out_during_a_call_keeps_that_iteration(project):
+    late = BudgetExhausted("time limit reached: 1 min (m/a was still answering)")
+    model = ScriptedModel({"m/a": [Scripted(fenced(STILL_WRONG), cost_usd=0.01), late]})
+    report, events = run(request(project, tier("a", "simple", 5, "m/a")), model)
+    assert report.outcome == "budget_exhausted" and report.message == f"Budget exhausted: {late.reason}."
+    finished = of(IterationFinished, events)
+    assert [e.iteration for e in finished] == [1, 2] and finished[1].error_messages == [late.message]
+    assert report.total_iterations == 2 and report.total_cost_usd == pytest.approx(0.01)
 
 
 def test_a_critic_that_fails_on_a_candidate_that_failed_ends_the_tier(project):
@@ -178,7 +190,6 @@ def test_every_model_gets_the_messages_redacted(project):
 
 
 def test_every_stop_carries_its_outcome():
-    from micro_agent.budget import BudgetExhausted
     from micro_agent.controls import RunInterrupted
     from micro_agent.runlock import RunInProgress
     from micro_agent.workspace import WorkspaceError
