@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted
+from .events import Escalated, Event, IterationFinished, RunFinished, RunStarted, dispatch, handler_of
 from .secrets import redact_value
 from .summary import Attempt, accumulate, tier_header, tier_summary
 
@@ -227,7 +227,7 @@ class AuditLog:
         self._unwritten_runs: dict[str, RunStarted] = {}  # runs whose row is not in the DB yet
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, (RunStarted, IterationFinished, Escalated, RunFinished)):
+        if handler_of(self, event) is None:  # kept: on_run_started, on_iteration_finished, on_escalated, on_run_finished
             return
         event = redact_value(event)  # credential-like text never lands in the database (docs/privacy.md)
         with self._lock:
@@ -352,45 +352,57 @@ class AuditLog:
 
     def _write(self, conn: sqlite3.Connection, event: Event) -> None:
         """The statements of one event; the caller commits them together."""
-        if isinstance(event, RunStarted):
-            self._unwritten_runs[event.run_id] = event
-        started = self._unwritten_runs.get(event.run_id)
-        if started is not None:  # also retries a run row that an earlier, failed write missed
+        dispatch(self, event, conn)
+
+    def _run_row(self, conn: sqlite3.Connection, run_id: str) -> None:
+        """The run's row, while it is not known to be written (also retries one an earlier, failed write missed)."""
+        started = self._unwritten_runs.get(run_id)
+        if started is not None:
             conn.execute(
                 "INSERT OR IGNORE INTO runs (run_id, started_at, target, objective, root) VALUES (?, ?, ?, ?, ?)",
                 (started.run_id, iso_utc(started.at), started.target, started.objective, started.root),
             )
-        if isinstance(event, IterationFinished):
-            conn.execute(
-                """INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration,
-                       code_change_summary, test_status, failed_tests, error_messages, cost_usd, duration_ms,
-                       created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (event.run_id, event.tier_index, event.tier_name, event.tier_mode, event.model, event.iteration,
-                 event.change_summary, event.test_status, json.dumps(event.failed_tests),
-                 json.dumps(event.error_messages), event.cost_usd, event.duration_ms, iso_utc(event.at)),
-            )
-            # A run that is killed never reaches RunFinished: its row counts what it did as it goes.
-            conn.execute(
-                """UPDATE runs SET total_iterations = max(total_iterations, (SELECT count(*) FROM tier_attempts
-                       WHERE run_id = ?1)), total_cost_usd = total_cost_usd + ?2 WHERE run_id = ?1""",
-                (event.run_id, event.cost_usd),
-            )
-        elif isinstance(event, Escalated):
-            conn.execute(
-                """INSERT INTO escalations (run_id, from_tier, to_tier, reason, summary, remaining_cost_usd,
-                       remaining_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (event.run_id, event.from_tier, event.to_tier, event.reason, event.summary,
-                 event.remaining_cost_usd, event.remaining_minutes, iso_utc(event.at)),
-            )
-        elif isinstance(event, RunFinished):
-            report = event.report
-            conn.execute(
-                """UPDATE runs SET finished_at = ?1, outcome = ?2, solved_by_tier = ?3,
-                       total_iterations = max(?4, (SELECT count(*) FROM tier_attempts WHERE run_id = ?6)),
-                       total_cost_usd = ?5 WHERE run_id = ?6""",
-                (iso_utc(event.at), report.outcome, report.solved_by_tier, report.total_iterations,
-                 report.total_cost_usd, event.run_id),
-            )
+
+    def on_run_started(self, event: RunStarted, conn: sqlite3.Connection) -> None:
+        self._unwritten_runs[event.run_id] = event
+        self._run_row(conn, event.run_id)
+
+    def on_iteration_finished(self, event: IterationFinished, conn: sqlite3.Connection) -> None:
+        self._run_row(conn, event.run_id)
+        conn.execute(
+            """INSERT INTO tier_attempts (run_id, tier_index, tier_name, tier_mode, model, iteration,
+                   code_change_summary, test_status, failed_tests, error_messages, cost_usd, duration_ms,
+                   created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (event.run_id, event.tier_index, event.tier_name, event.tier_mode, event.model, event.iteration,
+             event.change_summary, event.test_status, json.dumps(event.failed_tests),
+             json.dumps(event.error_messages), event.cost_usd, event.duration_ms, iso_utc(event.at)),
+        )
+        # A run that is killed never reaches RunFinished: its row counts what it did as it goes.
+        conn.execute(
+            """UPDATE runs SET total_iterations = max(total_iterations, (SELECT count(*) FROM tier_attempts
+                   WHERE run_id = ?1)), total_cost_usd = total_cost_usd + ?2 WHERE run_id = ?1""",
+            (event.run_id, event.cost_usd),
+        )
+
+    def on_escalated(self, event: Escalated, conn: sqlite3.Connection) -> None:
+        self._run_row(conn, event.run_id)
+        conn.execute(
+            """INSERT INTO escalations (run_id, from_tier, to_tier, reason, summary, remaining_cost_usd,
+                   remaining_minutes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (event.run_id, event.from_tier, event.to_tier, event.reason, event.summary,
+             event.remaining_cost_usd, event.remaining_minutes, iso_utc(event.at)),
+        )
+
+    def on_run_finished(self, event: RunFinished, conn: sqlite3.Connection) -> None:
+        self._run_row(conn, event.run_id)
+        report = event.report
+        conn.execute(
+            """UPDATE runs SET finished_at = ?1, outcome = ?2, solved_by_tier = ?3,
+                   total_iterations = max(?4, (SELECT count(*) FROM tier_attempts WHERE run_id = ?6)),
+                   total_cost_usd = ?5 WHERE run_id = ?6""",
+            (iso_utc(event.at), report.outcome, report.solved_by_tier, report.total_iterations,
+             report.total_cost_usd, event.run_id),
+        )
 
 
 def record_outcome(db_path: Path, run_id: str, outcome: str, warn: Callable[[str], None] = _stderr_warning) -> None:

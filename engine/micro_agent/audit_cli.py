@@ -23,12 +23,12 @@ from rich.text import Text
 
 from . import audit
 from .config import CONFIG_FILE_NAME, ConfigError, find_project_root, load_project_config, load_tier_file
+from .outcomes import OUTCOMES
 from .workspace import REF_PREFIX
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-OUTCOME_STYLES = {"success": "green", "solved_not_applied": "yellow", "failed": "red", "budget_exhausted": "yellow",
-                  "interrupted": "yellow", "error": "red"}
+OUTCOME_STYLES = {word: info.colour for word, info in OUTCOMES.items()}
 STATUS_STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
 CANDIDATE_SUBJECT = re.compile(r"^micro-agent (?P<run>\S+) tier (?P<tier>\d+) iteration (?P<iteration>\d+)$")
 

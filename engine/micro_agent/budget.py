@@ -5,18 +5,18 @@ from __future__ import annotations
 import time
 
 from .config import Budget
+from .outcomes import RunStopped
 
 
-class BudgetExhausted(Exception):
+class BudgetExhausted(RunStopped):
     """The run's budget is spent; `reason` says which limit, `at_hand_off` whether it ran out between tiers."""
+
+    outcome = "budget_exhausted"
 
     def __init__(self, reason: str, at_hand_off: bool = False):
         self.reason, self.at_hand_off = reason, at_hand_off
-        super().__init__(reason)
-
-    def message(self) -> str:
-        when = " before escalation could start" if self.at_hand_off else ""
-        return f"Budget exhausted{when}: {self.reason}."
+        when = " before escalation could start" if at_hand_off else ""
+        super().__init__(f"Budget exhausted{when}: {reason}.")
 
 
 class BudgetPool:

@@ -18,9 +18,10 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from . import __version__  # noqa: E402
+from .outcomes import EXIT_CODES, outcome_colour  # noqa: E402  (the one outcome table)
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_USAGE = EXIT_CODES["error"]
+EXIT_INTERRUPTED = EXIT_CODES["interrupted"]
 
 
 class Stopped(KeyboardInterrupt):
@@ -197,8 +198,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(report.model_copy(update={"message": redact(report.message)}).model_dump_json(indent=2))
         return report.exit_code
     out.print(final_table(report))
-    style = {"success": "green", "budget_exhausted": "yellow", "interrupted": "yellow",
-             "solved_not_applied": "yellow"}.get(report.outcome, "red")
+    style = outcome_colour(report.outcome)
     out.print(f"[{style}]{escape(redact(report.message))}[/]")
     if args.dry_run and report.diff:
         out.print(report.diff, markup=False, highlight=False)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import threading
 
+from .outcomes import RunStopped
 
-class RunInterrupted(Exception):
+
+class RunInterrupted(RunStopped):
     """The user cancelled the run (Ctrl-C, microAgent.cancel, progress cancel)."""
+
+    outcome = "interrupted"
+
+    def __init__(self, message: str = "Interrupted: the user's files are unchanged."):
+        super().__init__(message)
 
 
 class Controls:

@@ -2,8 +2,12 @@
 
 Tiers run in order (the default simple → full behaviour is just a two-tier chain). Every iteration
 builds its prompts fresh from state; after a tier fails, its summary joins the escalation context the
-next tier starts with. Control flow leaves the loop by exception: BudgetExhausted, RunInterrupted,
-TestsBroken, TierEnded.
+next tier starts with. A tier ends early by TierEnded; the run stops by a RunStopped (outcomes.py):
+BudgetExhausted, RunInterrupted, TestsBroken, ModelUnavailable, WorkspaceError, RunInProgress.
+
+Its seams (model.py, runners/base.py): `model` answers the roles' calls, `tests` runs the test command;
+the defaults are the real providers and runners, `scripted.py` has in-process ones for fast tests.
+The modules only an iteration needs (prompts, replies, context) are imported at their first use.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import llm
 from .budget import BudgetExhausted, BudgetPool
 from .config import RunRequest, Tier
-from .context import related_files
 from .controls import Controls, RunInterrupted
 from .environment import python_import_path, resolve_environment
 from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Event, IterationFinished,
@@ -26,23 +29,30 @@ from .events import (AgentCalled, AgentCalling, CandidateWritten, Escalated, Eve
                      TierStarted, Warned)
 from .hangs import timed_out
 from .judge import judge_candidate
-from .prompts import PromptState, artisan_messages, critic_messages, librarian_choice, librarian_messages
-from .replies import ReplyError, parse_reply
+from .model import Deadline, Model, ModelError
+from .outcomes import RunStopped
 from .reports import RunReport, TestReport, TierResult
 from .refs import keep_patch, kept_message
-from .runlock import RunInProgress, RunLock
-from .runners import find_test_files, run_tests
-from .secrets import HiddenSecretError, redact, restore, sendable_files
+from .runlock import RunLock
+from .runners import CommandTestRunner, TestRunner, find_test_files
+from .secrets import HiddenSecretError, redact, redact_messages, restore, sendable_files
 from .summary import Attempt, accumulate, describe_change, report_errors, tier_header, tier_summary
 from .workspace import Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    from .prompts import PromptState
 
 CONTEXT_FILES_CAP = 40_000  # characters of related files offered to the librarian
 
 
-class TestsBroken(Exception):
+class TestsBroken(RunStopped):
     """The test command cannot test this code (not found, usage error, an error the code cannot fix)."""
 
     __test__ = False
+
+
+class ModelUnavailable(RunStopped):
+    """Every tier ended without any model ever answering: a setup problem, not a hard bug."""
 
 
 class TierEnded(Exception):
@@ -52,13 +62,20 @@ class TierEnded(Exception):
     """
 
 
-def run(request: RunRequest, on_event: Observer, controls: Controls | None = None) -> RunReport:
+def run(request: RunRequest, on_event: Observer, controls: Controls | None = None, *,
+        model: Model | None = None, tests: TestRunner | None = None) -> RunReport:
     """Run the tiers of `request` until the tests pass or the budget is spent.
 
     Blocking; call it from a worker thread in a server. Never raises for anything a run can go
     through (bad reply, provider down, budget, cancel): the outcome is in the report. With
     `request.apply` False the user's files are left alone and `report.changed_files` carries the fix.
+    `model` (default: the real providers, llm.ProviderModel) and `tests` (default: the test command in a
+    process, runners.CommandTestRunner) are the loop's seams.
     """
+    if model is None:
+        from .llm import ProviderModel
+
+        model = ProviderModel(request.prices)
     _make_state_dir(request.root)
     emit, close_audit = _with_audit_log(request, on_event)
     started = time.monotonic()
@@ -76,15 +93,11 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
         for warning in environment.warnings:
             emit(Warned(run_id=request.run_id, message=warning))
         with RunLock(request.root, request.target, request.run_id):
-            _Loop(request, plans, emit, controls or Controls(), report).run()
-    except BudgetExhausted as exc:
-        report.outcome, report.message = "budget_exhausted", exc.message()
-    except (RunInterrupted, KeyboardInterrupt):
-        report.outcome, report.message = "interrupted", "Interrupted: the user's files are unchanged."
-    except TestsBroken as exc:
-        report.outcome, report.message = "error", str(exc)
-    except (WorkspaceError, RunInProgress) as exc:
-        report.outcome, report.message = "error", str(exc)
+            _Loop(request, plans, emit, controls or Controls(), report, model, tests or CommandTestRunner()).run()
+    except RunStopped as stop:
+        report.outcome, report.message = stop.outcome, stop.message
+    except KeyboardInterrupt:
+        report.outcome, report.message = "interrupted", RunInterrupted().message
     except Exception as exc:  # a bug of ours: report it, never take the caller down
         report.outcome = "error"
         report.message = f"internal error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
@@ -129,8 +142,9 @@ def _with_audit_log(request: RunRequest, on_event: Observer):
 
 class _Loop:
     def __init__(self, request: RunRequest, plans: list[TierPlan], emit: Observer, controls: Controls,
-                 report: RunReport):
+                 report: RunReport, model: Model, tests: TestRunner):
         self.req, self.plans, self.emit, self.controls, self.report = request, plans, emit, controls, report
+        self.model, self.tests = model, tests
         self.budget = BudgetPool(request.budget)
         self.ws: Workspace
         self.background: ThreadPoolExecutor
@@ -158,7 +172,7 @@ class _Loop:
         with Workspace.create(req.root, req.run_id, req.overlays) as ws, ThreadPoolExecutor(2) as self.background:
             self.ws = ws
             self.report.ref = ws.ref
-            llm.warm(req.tiers[0].role_models().values())  # while the first tests run
+            self._warm(0)  # while the first tests run
             last = self.test(tier_index=None, iteration=0)
             if last.passed:
                 self.report.outcome, self.report.message = "success", "The tests already pass: nothing to fix."
@@ -178,6 +192,11 @@ class _Loop:
                 sections.append(tier_header(index + 1, tier.name, len(attempts)) + "\n"
                                 + tier_summary(tier.mode, attempts, ended_because))
             self._fail()
+
+    def _warm(self, tier_index: int) -> None:
+        warm = getattr(self.model, "warm", None)  # optional on a Model (model.py)
+        if warm is not None:
+            warm(self.req.tiers[tier_index].role_models().values())
 
     def _hand_off(self, index: int, escalation_context: str) -> None:
         previous, tier = self.req.tiers[index - 1], self.req.tiers[index]
@@ -213,10 +232,8 @@ class _Loop:
     def _fail(self) -> None:
         self.report.outcome = "failed"
         if not self.model_answered:  # no model ever answered: a setup problem, not a hard bug
-            self.report.outcome = "error"
-            self.report.message = "No model could be reached: " + "; ".join(
-                e.removeprefix("model unavailable: ") for e in self.ended_because)
-            return
+            raise ModelUnavailable("No model could be reached: " + "; ".join(
+                e.removeprefix("model unavailable: ") for e in self.ended_because))
         where = f" The attempts are on {self.ws.ref}." if self.ws.ref and self.ws.has_candidates else ""
         self.report.message = "Not solved: every tier ran out of iterations." + where
 
@@ -233,7 +250,7 @@ class _Loop:
                 break
             self.budget.start_iteration()
             if iteration == tier.max_iterations and index + 1 < len(self.req.tiers):  # behind this last iteration
-                llm.warm(self.req.tiers[index + 1].role_models().values())
+                self._warm(index + 1)
             result = self.report.tiers[index]
             result.iterations += 1
             self.emit(IterationStarted(run_id=self.req.run_id, tier_index=index, tier_name=tier.name, mode=tier.mode,
@@ -241,6 +258,7 @@ class _Loop:
                                        total_iterations=self.budget.iterations,
                                        cost_so_far_usd=self.budget.spent_usd))
             self.ws.restore()  # every test run starts from the user's files, only the target as last written
+            from .prompts import PromptState
             state = PromptState(root=self.ws.path, objective=self.req.objective, target=self.req.target,
                                 target_content=self.ws.read(self.req.target), test_command=self.req.test_command,
                                 test_files=self.test_files, last_report=last, attempts=list(attempts),
@@ -253,7 +271,7 @@ class _Loop:
                 attempt = Attempt(iteration, "no change", "error", [], [ended_because])
             except BudgetExhausted as exc:  # ran out during a model call: that iteration is still recorded
                 result.cost_usd += self.budget.spent_usd - cost_before
-                self._finished(index, tier, Attempt(iteration, "no change", "error", [], [exc.message()]),
+                self._finished(index, tier, Attempt(iteration, "no change", "error", [], [exc.message]),
                                self.budget.spent_usd - cost_before, started)
                 raise
             result.cost_usd += self.budget.spent_usd - cost_before
@@ -277,6 +295,9 @@ class _Loop:
     def iteration(self, index: int, tier: Tier, iteration: int,
                   state: PromptState) -> tuple[Attempt, TestReport, str]:
         """librarian → artisan → critic → tests (simple mode: artisan → tests)."""
+        from .prompts import artisan_messages, critic_messages, librarian_choice, librarian_messages
+        from .replies import ReplyError, parse_reply
+
         models = tier.role_models()
         if tier.mode == "full":
             candidates = self._related_files()
@@ -312,20 +333,22 @@ class _Loop:
         return attempt, report, critic_notes
 
     def call(self, role: Role, model: str, tier_index: int, iteration: int, messages: list[dict[str, str]]) -> str:
-        """One model call, checked against the budget first; provider trouble ends the tier."""
+        """One model call, checked against the budget first; provider trouble ends the tier.
+
+        The engine side of the model seam (model.py): what holds for every Model happens here.
+        """
         self.controls.check()
         self.budget.check()
         prompt_chars = sum(len(m["content"]) for m in messages)
+        messages = redact_messages(messages)  # nothing credential-like ever leaves the machine (docs/privacy.md)
         self.emit(AgentCalling(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                model=model, prompt_chars=prompt_chars))
         try:
-            reply = llm.complete(model, messages, prices=self.req.prices, cancelled=self.controls.cancelled,
-                                 budget=self.budget)
-        except (llm.ModelError, BudgetExhausted) as exc:
-            message = exc.message if isinstance(exc, llm.ModelError) else exc.message()
+            reply = self.model.complete(role, model, messages, Deadline(self.budget, self.controls.cancelled))
+        except (ModelError, BudgetExhausted) as exc:
             self.emit(AgentCalled(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, role=role,
                                   model=model, prompt_chars=prompt_chars, reply_chars=0, cost_usd=0.0,
-                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=message))
+                                  duration_ms=0, total_cost_usd=self.budget.spent_usd, error=exc.message))
             if isinstance(exc, BudgetExhausted):
                 raise
             raise TierEnded(f"model unavailable: {exc.message}") from None
@@ -343,9 +366,9 @@ class _Loop:
     # ------------------------------------------------------------------ tests and files
     def test(self, tier_index: int | None, iteration: int) -> TestReport:
         self.controls.check()
-        report = run_tests(self.req.test_command, self.ws.path,
-                           timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
-                           cancel=self.controls.cancelled, env=self._test_env_in(self.ws.path))
+        report = self.tests.run(self.req.test_command, self.ws.path,
+                                self.budget.remaining_seconds(self.req.test_timeout_s),
+                                self.controls.cancelled, self._test_env_in(self.ws.path))
         report = self._judged(report, iteration)
         self.emit(TestsFinished(run_id=self.req.run_id, tier_index=tier_index, iteration=iteration, report=report))
         return report
@@ -361,9 +384,9 @@ class _Loop:
             return report
 
         def rerun(path: Path) -> TestReport:
-            return run_tests(self.req.test_command, path,
-                             timeout_s=self.budget.remaining_seconds(self.req.test_timeout_s),
-                             cancel=self.controls.cancelled, env=self._test_env_in(path))
+            return self.tests.run(self.req.test_command, path,
+                                  self.budget.remaining_seconds(self.req.test_timeout_s),
+                                  self.controls.cancelled, self._test_env_in(path))
 
         return judge_candidate(self.ws, report, self.req.target, self.test_side_effects, rerun)
 
@@ -379,6 +402,8 @@ class _Loop:
         return files
 
     def _related_files(self) -> dict[str, str]:
+        from .context import related_files
+
         imported, importers = related_files(self.ws.path, self.req.target, read=self.ws.read)
         files, size = {}, 0
         for rel in [*imported, *importers]:

@@ -1,15 +1,18 @@
-"""Typed events the engine emits. The CLI, the language server and the audit log observe them."""
+"""Typed events the engine emits. The CLI, the language server and the audit log observe them.
+
+One style of dispatch for every observer: a method `on_<kind>` per event it handles (`on_run_started`,
+`on_tests_finished`, ...), called through `dispatch(observer, event)`; events it has no method for pass by.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable, Literal, Union
+from typing import Any, Callable, Literal, Union, get_args
 
 from pydantic import BaseModel, Field
 
+from .model import Role
 from .reports import RunReport, TestReport
-
-Role = Literal["librarian", "artisan", "critic"]
 
 
 def _now() -> datetime:
@@ -151,3 +154,15 @@ Event = Union[
     RunFinished,
 ]
 Observer = Callable[[Event], None]
+KINDS: frozenset[str] = frozenset(cls.model_fields["kind"].default for cls in get_args(Event))
+
+
+def handler_of(observer: object, event: Event) -> Callable[..., Any] | None:
+    """`observer.on_<event.kind>`, or None when it does not handle that kind."""
+    return getattr(observer, f"on_{event.kind}", None)
+
+
+def dispatch(observer: object, event: Event, *args: Any) -> Any:
+    """Call `observer.on_<event.kind>(event, *args)` when it has one; its result, else None."""
+    handler = handler_of(observer, event)
+    return handler(event, *args) if handler is not None else None

@@ -21,6 +21,7 @@ from . import openai_compat, price_map
 from .budget import BudgetPool
 from .config import ModelPrice
 from .controls import RunInterrupted
+from .model import Deadline, ModelError, ModelReply, Reply, Role
 from .providers import is_local
 from .secrets import redact_messages
 
@@ -35,29 +36,6 @@ _import_lock = threading.Lock()  # held for the whole import
 _warm_lock = threading.Lock()  # held only to start the warm-up thread: warm() never waits for the import
 _litellm: Any = None
 _warming: set[str] = set()  # what warm() has started: "direct" (http.client, price map), "litellm"
-
-
-class ModelError(Exception):
-    """A model call failed. `message` is one line that names the model and what to check.
-
-    `kind`: auth · not_found · rate_limited · bad_request · unavailable · error. `transient`: worth
-    another try (a 5xx, a dropped connection, a timeout), as opposed to nothing listening at all.
-    """
-
-    def __init__(self, model: str, kind: str, message: str, transient: bool = False, timed_out: bool = False):
-        self.model, self.kind, self.message = model, kind, message
-        self.transient, self.timed_out = transient, timed_out
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class ModelReply:
-    text: str
-    cost_usd: float
-    prompt_tokens: int
-    completion_tokens: int
-    duration_ms: int
-    attempts: int = 1  # requests sent, retries included
 
 
 @dataclass(frozen=True)
@@ -117,6 +95,24 @@ def _load() -> Any:
                     pass
             _litellm = litellm
     return _litellm
+
+
+# ------------------------------------------------------------------------------------- the default Model
+class ProviderModel:
+    """The real models behind the engine's `Model` seam (model.py): `complete()` below, with the run's prices.
+
+    Retries, the call's own timeout, the budget deadline during the call and the reply capped to the
+    money left are this model's; redaction and the budget checks around the call are the engine's.
+    """
+
+    def __init__(self, prices: dict[str, ModelPrice] | None = None):
+        self.prices = prices or {}
+
+    def complete(self, role: Role, model_name: str, messages: list[dict[str, str]], deadline: Deadline) -> Reply:
+        return complete(model_name, messages, prices=self.prices, cancelled=deadline.cancelled, budget=deadline.budget)
+
+    def warm(self, model_names: Iterable[str]) -> None:
+        warm(model_names)
 
 
 # ------------------------------------------------------------------------------------- one completion

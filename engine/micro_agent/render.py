@@ -9,11 +9,11 @@ from rich.table import Table
 
 from .events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinished, IterationStarted, RunStarted,
                      TestsFinished, TierStarted, Warned)
+from .outcomes import OUTCOMES
 from .reports import RunReport
 from .secrets import redact_value
 
-OUTCOME_STYLE = {"success": "bold green", "solved_not_applied": "bold yellow", "failed": "bold red",
-                 "budget_exhausted": "bold yellow", "interrupted": "yellow", "error": "bold red"}
+OUTCOME_STYLE = {word: f"bold {info.colour}" for word, info in OUTCOMES.items()}
 STATUS_MARK = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]"}
 
 

@@ -7,12 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from .environment import ProjectEnvironment
+from .outcomes import EXIT_CODES, Outcome  # noqa: F401  (the outcome words and their table: outcomes.py)
 
-# solved_not_applied: the tests pass with the fix, but it could not be written to the user's files
-# (the file changed meanwhile, or the editor refused the edit); the fix is kept on the run's ref.
-Outcome = Literal["success", "solved_not_applied", "failed", "budget_exhausted", "interrupted", "error"]
-EXIT_CODES: dict[str, int] = {"success": 0, "failed": 1, "error": 2, "budget_exhausted": 3, "solved_not_applied": 4,
-                              "interrupted": 130}
 TestStatus = Literal["passed", "failed", "error"]
 
 

@@ -14,10 +14,12 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .outcomes import RunStopped
+
 LOCK_DIR = Path(".micro-agent") / "locks"
 
 
-class RunInProgress(Exception):
+class RunInProgress(RunStopped):
     """Another live run holds the target's lock; the message names it and says what to do."""
 
     def __init__(self, target: str, holder: dict, lock_path: Path):

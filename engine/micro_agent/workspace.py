@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from .outcomes import RunStopped
 from .secrets import looks_secret
 
 TEMP_PREFIX = "micro-agent-"
@@ -57,7 +58,7 @@ _GIT_CONFIG = (
 )
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(RunStopped):
     """The working copy could not be made, used or applied; the message says what to do."""
 
 

@@ -13,13 +13,16 @@ from typing import Any, Protocol
 
 from lsprotocol import types
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
-                                TestsFinished, TierStarted, Warned)
+                                TestsFinished, TierStarted, Warned, dispatch)
+from micro_agent.outcomes import OUTCOMES, outcome_label
 from micro_agent.reports import RunReport, TestReport
 from micro_agent.secrets import redact
 
 from .runs import ActiveRun
 
 DEFAULT_TIER_NAMES = {"simple", "full"}
+MESSAGE_KINDS = {"info": types.MessageType.Info, "warning": types.MessageType.Warning,
+                 "error": types.MessageType.Error}  # an outcome's severity (outcomes.py) as a message kind
 
 
 class RunView(Protocol):
@@ -60,24 +63,39 @@ def _failing(report: TestReport) -> str:
 
 def progress_message(run: ActiveRun, event: Event) -> str | None:
     """The progress line for `event` (after `run.observe(event)`), or None when it changes nothing shown."""
-    cost = f"${run.cost_usd:.4f}"
-    if isinstance(event, RunStarted):
+    return dispatch(_ProgressLines(run), event)
+
+
+class _ProgressLines:
+    """One `on_<kind>` per event that changes the progress line (events.dispatch)."""
+
+    def __init__(self, run: ActiveRun) -> None:
+        self.run, self.cost = run, f"${run.cost_usd:.4f}"
+
+    def on_run_started(self, event: RunStarted) -> str:
         return "running the tests"
-    if isinstance(event, TestsFinished):
+
+    def on_tests_finished(self, event: TestsFinished) -> str:
         if event.iteration == 0:
             return f"initial run: {_failing(event.report)}"
-        return f"{_where(run)} · {_failing(event.report)} · {cost}"
-    if isinstance(event, TierStarted):
-        return f"{tier_label(run)}: up to {run.max_iterations} iterations"
-    if isinstance(event, IterationStarted):
-        return f"{_where(run)} · {cost}"
-    if isinstance(event, AgentCalling):
-        return f"{_where(run)} · {event.role} ({event.model}) · {cost}"
-    if isinstance(event, AgentCalled) and event.error:
-        return f"{_where(run)} · {event.role} failed: {event.error.splitlines()[0] if event.error else ''}"
-    if isinstance(event, Escalated):
+        return f"{_where(self.run)} · {_failing(event.report)} · {self.cost}"
+
+    def on_tier_started(self, event: TierStarted) -> str:
+        return f"{tier_label(self.run)}: up to {self.run.max_iterations} iterations"
+
+    def on_iteration_started(self, event: IterationStarted) -> str:
+        return f"{_where(self.run)} · {self.cost}"
+
+    def on_agent_calling(self, event: AgentCalling) -> str:
+        return f"{_where(self.run)} · {event.role} ({event.model}) · {self.cost}"
+
+    def on_agent_called(self, event: AgentCalled) -> str | None:
+        if not event.error:
+            return None
+        return f"{_where(self.run)} · {event.role} failed: {event.error.splitlines()[0]}"
+
+    def on_escalated(self, event: Escalated) -> str:
         return f"escalating {event.from_tier} → {event.to_tier}: {event.reason}"
-    return None
 
 
 def end_message(report: RunReport) -> str:
@@ -87,9 +105,7 @@ def end_message(report: RunReport) -> str:
     if report.outcome == "success":
         by = f" by {report.solved_by_tier}" if report.solved_by_tier else ""
         return f"fixed{by} in {iterations} · {cost}"
-    label = {"failed": "not fixed", "budget_exhausted": "budget spent", "interrupted": "cancelled",
-             "error": "stopped", "solved_not_applied": "fixed but not applied"}[report.outcome]
-    return f"{label} after {iterations} · {cost}"
+    return f"{outcome_label(report.outcome)} after {iterations} · {cost}"
 
 
 def finished_message(report: RunReport, target: str) -> tuple[types.MessageType, str]:
@@ -109,8 +125,8 @@ def finished_message(report: RunReport, target: str) -> tuple[types.MessageType,
     why = f": {report.message}" if report.message else ""
     hint = " Escalate it with the code action 'Escalate Micro Agent run' or microAgent.escalate." \
         if report.outcome == "failed" else ""
-    kind = types.MessageType.Error if report.outcome == "error" else types.MessageType.Warning
-    return kind, f"Micro Agent could not fix {target} ({report.outcome.replace('_', ' ')}, {iterations}, {cost}){why}.{hint}"
+    kind = MESSAGE_KINDS[OUTCOMES[report.outcome].severity]
+    return kind, f"Micro Agent could not fix {target} ({outcome_label(report.outcome)}, {iterations}, {cost}){why}.{hint}"
 
 
 def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
@@ -120,6 +136,7 @@ def finished_summary(run: ActiveRun, report: RunReport) -> dict[str, Any]:
         "uri": run.uri,
         "target": run.target,
         "outcome": report.outcome,
+        "outcomeLabel": outcome_label(report.outcome),  # what the status bar says (outcomes.py's one table)
         "iterations": report.total_iterations,
         "costUsd": round(report.total_cost_usd, 6),
         "solvedByTier": report.solved_by_tier,
@@ -162,12 +179,15 @@ class RunBridge:
 
     def on_event(self, event: Event) -> None:
         self.run.observe(event)
-        if isinstance(event, TestsFinished):
-            if event.iteration == 0:
-                self.initial_report = event.report
-            self.view.tests_finished(event.report, event.iteration)
-        if isinstance(event, Warned):
-            self.view.warn(event.message)
+        dispatch(self, event)
         message = progress_message(self.run, event)
         if message is not None:
             self.view.report(message)
+
+    def on_tests_finished(self, event: TestsFinished) -> None:
+        if event.iteration == 0:
+            self.initial_report = event.report
+        self.view.tests_finished(event.report, event.iteration)
+
+    def on_warned(self, event: Warned) -> None:
+        self.view.warn(event.message)

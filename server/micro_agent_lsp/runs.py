@@ -13,7 +13,7 @@ from typing import Any
 
 from micro_agent.controls import Controls
 from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationStarted, RunStarted,
-                                TestsFinished, TierStarted)
+                                TestsFinished, TierStarted, dispatch)
 
 
 class RunAlreadyInProgress(Exception):
@@ -58,28 +58,36 @@ class ActiveRun:
 
     def observe(self, event: Event) -> None:
         """Follow the engine's events: tier, iteration, agent, cost."""
-        if isinstance(event, RunStarted):
-            self.tier_names = [t.name for t in event.tiers]
-            self.phase = "running the tests"
-        elif isinstance(event, TierStarted):
-            self.tier_index, self.tier_name, self.mode = event.tier.index, event.tier.name, event.tier.mode
-            self.max_iterations, self.iteration = event.tier.max_iterations, 0
-            self.phase = f"tier {event.tier.name}"
-        elif isinstance(event, IterationStarted):
-            self.tier_index, self.tier_name, self.mode = event.tier_index, event.tier_name, event.mode
-            self.iteration, self.max_iterations = event.iteration, event.max_iterations
-            self.total_iterations, self.cost_usd = event.total_iterations, event.cost_so_far_usd
-            self.phase = "iteration"
-        elif isinstance(event, AgentCalling):
-            self.phase = f"{event.role} ({event.model})"
-        elif isinstance(event, AgentCalled):
-            self.cost_usd = event.total_cost_usd
-            self.phase = f"{event.role} answered" if not event.error else f"{event.role} failed"
-        elif isinstance(event, TestsFinished):
-            self.failing = len(event.report.failures) if not event.report.passed else 0
-            self.phase = "tests ran"
-        elif isinstance(event, Escalated):
-            self.phase = f"escalating to {event.to_tier}"
+        dispatch(self, event)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self.tier_names = [t.name for t in event.tiers]
+        self.phase = "running the tests"
+
+    def on_tier_started(self, event: TierStarted) -> None:
+        self.tier_index, self.tier_name, self.mode = event.tier.index, event.tier.name, event.tier.mode
+        self.max_iterations, self.iteration = event.tier.max_iterations, 0
+        self.phase = f"tier {event.tier.name}"
+
+    def on_iteration_started(self, event: IterationStarted) -> None:
+        self.tier_index, self.tier_name, self.mode = event.tier_index, event.tier_name, event.mode
+        self.iteration, self.max_iterations = event.iteration, event.max_iterations
+        self.total_iterations, self.cost_usd = event.total_iterations, event.cost_so_far_usd
+        self.phase = "iteration"
+
+    def on_agent_calling(self, event: AgentCalling) -> None:
+        self.phase = f"{event.role} ({event.model})"
+
+    def on_agent_called(self, event: AgentCalled) -> None:
+        self.cost_usd = event.total_cost_usd
+        self.phase = f"{event.role} answered" if not event.error else f"{event.role} failed"
+
+    def on_tests_finished(self, event: TestsFinished) -> None:
+        self.failing = len(event.report.failures) if not event.report.passed else 0
+        self.phase = "tests ran"
+
+    def on_escalated(self, event: Escalated) -> None:
+        self.phase = f"escalating to {event.to_tier}"
 
     def status(self) -> dict[str, Any]:
         return {

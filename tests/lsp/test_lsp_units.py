@@ -14,7 +14,7 @@ from micro_agent.events import (AgentCalling, Escalated, IterationStarted, RunSt
 from micro_agent.reports import RunReport, TestFailure, TestReport
 from micro_agent_lsp.actions import code_actions
 from micro_agent_lsp.arguments import BadArguments, RunArgs, parse_arguments
-from micro_agent_lsp.bridge import end_message, finished_message, progress_message
+from micro_agent_lsp.bridge import end_message, finished_message, finished_summary, progress_message
 from micro_agent_lsp.diagnostics import (FailureSite, failure_sites, name_candidates, site_diagnostics,
                                          definition_line)
 from micro_agent_lsp.edits import FileChange, line_edits, split_lines, workspace_edit
@@ -243,6 +243,15 @@ def test_end_and_closing_messages_say_how_it_went():
     spent = solved.model_copy(update={"outcome": "budget_exhausted", "message": "Budget exhausted: $0.50 spent"})
     kind, text = finished_message(spent, "calc.py")
     assert kind == types.MessageType.Warning and "budget exhausted" in text and "$0.50 spent" in text
+
+
+def test_the_editor_says_each_outcome_with_the_engine_s_one_label():
+    report = RunReport(run_id="r", target="calc.py", test_command="t", outcome="failed", total_iterations=2,
+                       total_cost_usd=0.01)
+    assert end_message(report) == "not solved after 2 iterations · $0.0100"
+    assert finished_message(report.model_copy(update={"outcome": "error"}), "calc.py")[0] == types.MessageType.Error
+    summary = finished_summary(_run(), report.model_copy(update={"outcome": "interrupted"}))
+    assert (summary["outcome"], summary["outcomeLabel"]) == ("interrupted", "cancelled")
 
 
 # ---------------------------------------------------------------- arguments and the test watcher

@@ -5,13 +5,15 @@
 
 export type ServerState = "starting" | "ready" | "missing" | "stopped";
 
-export type Outcome = "success" | "failed" | "budget_exhausted" | "interrupted" | "error";
+export type Outcome = "success" | "solved_not_applied" | "failed" | "budget_exhausted" | "interrupted" | "error";
 
 /** The `microAgent/runFinished` notification (DESIGN.md §3). */
 export interface RunFinished {
   runId: string;
   uri: string;
   outcome: Outcome | string;
+  /** How the outcome is said ("not solved", "budget exhausted"): the server's one table (outcomes.py). */
+  outcomeLabel?: string;
   iterations: number;
   costUsd: number;
   solvedByTier?: string | null;
@@ -42,16 +44,9 @@ export function formatCost(usd: number | undefined | null): string {
   return `$${usd.toFixed(2)}`;
 }
 
-const OUTCOME_WORDS: Record<string, string> = {
-  success: "solved",
-  failed: "not solved",
-  budget_exhausted: "budget exhausted",
-  interrupted: "cancelled",
-  error: "error",
-};
-
-export function describeOutcome(outcome: string): string {
-  return OUTCOME_WORDS[outcome] ?? outcome;
+/** The label the server sent with the outcome (`outcomeLabel`); an older server's bare word as it is. */
+export function describeOutcome(outcome: string, label?: string | null): string {
+  return label || outcome.replace(/_/g, " ");
 }
 
 /** The file's base name from a URI or path, for short labels. */
@@ -64,7 +59,7 @@ export function fileName(uri: string): string {
 export function describeRun(run: RunFinished): string {
   const iterations = `${run.iterations} iteration${run.iterations === 1 ? "" : "s"}`;
   const tier = run.outcome === "success" && run.solvedByTier ? ` by ${run.solvedByTier}` : "";
-  return `${fileName(run.uri)}: ${describeOutcome(run.outcome)}${tier} after ${iterations}, ${formatCost(run.costUsd)}`;
+  return `${fileName(run.uri)}: ${describeOutcome(run.outcome, run.outcomeLabel)}${tier} after ${iterations}, ${formatCost(run.costUsd)}`;
 }
 
 function truncate(text: string, max: number): string {
@@ -164,7 +159,7 @@ function finishedRow(run: Json): StatusRow {
   if (message) parts.push(message);
   return {
     label: `${outcome === "success" ? "$(check)" : "$(history)"} ${uri ? fileName(uri) : "run"}`,
-    description: `last run: ${describeOutcome(outcome)}`,
+    description: `last run: ${describeOutcome(outcome, pick(run, ["outcomeLabel"], isString))}`,
     detail: parts.join(" · "),
     uri,
   };

@@ -6,6 +6,7 @@ const solved: RunFinished = {
   runId: "r1",
   uri: "file:///proj/src/calc%20ops.py",
   outcome: "success",
+  outcomeLabel: "solved",
   iterations: 2,
   costUsd: 0.0123,
   solvedByTier: "simple",
@@ -46,7 +47,7 @@ describe("status bar", () => {
     const view = renderStatusBar({ ...ready, lastRun: solved });
     assert.equal(view.text, "$(check) Micro Agent $0.01");
     assert.match(view.tooltip, /calc ops\.py: solved by simple after 2 iterations, \$0\.01/);
-    const failed = renderStatusBar({ ...ready, lastRun: { ...solved, outcome: "budget_exhausted", iterations: 1 } });
+    const failed = renderStatusBar({ ...ready, lastRun: { ...solved, outcome: "budget_exhausted", outcomeLabel: "budget exhausted", iterations: 1 } });
     assert.equal(failed.text, "$(warning) Micro Agent $0.01");
     assert.match(failed.tooltip, /budget exhausted after 1 iteration,/);
   });
@@ -60,7 +61,13 @@ describe("status bar", () => {
 
 describe("describeRun", () => {
   it("names the tier only for a solved run", () => {
-    assert.equal(describeRun({ ...solved, outcome: "interrupted", solvedByTier: null }), "calc ops.py: cancelled after 2 iterations, $0.01");
+    assert.equal(describeRun({ ...solved, outcome: "interrupted", outcomeLabel: "cancelled", solvedByTier: null }), "calc ops.py: cancelled after 2 iterations, $0.01");
+  });
+
+  it("says the server's label, and an older server's bare outcome word readably", () => {
+    const notApplied = { ...solved, outcome: "solved_not_applied", outcomeLabel: "solved, not applied", solvedByTier: null };
+    assert.equal(describeRun(notApplied), "calc ops.py: solved, not applied after 2 iterations, $0.01");
+    assert.equal(describeRun({ ...solved, outcome: "budget_exhausted", outcomeLabel: undefined }), "calc ops.py: budget exhausted after 2 iterations, $0.01");
   });
 });
 
@@ -71,7 +78,7 @@ describe("Show Run Status rows", () => {
     maxIterations: 3, totalIterations: 7, costUsd: 0.02, phase: "critic (gpt-4.1-mini)", failingTests: 1, elapsedS: 30.5,
   };
   const lastFinished = {
-    runId: "r1", uri: "file:///p/a.py", target: "a.py", outcome: "success", iterations: 1, costUsd: 0,
+    runId: "r1", uri: "file:///p/a.py", target: "a.py", outcome: "success", outcomeLabel: "solved", iterations: 1, costUsd: 0,
     solvedByTier: "simple", message: "", ref: "refs/micro-agent/r1",
   };
 
@@ -85,7 +92,7 @@ describe("Show Run Status rows", () => {
   it("names a tier file's tier with its mode, and a failed run's reason", () => {
     const [tierRow, failedRow] = renderStatusReport({
       running: [{ ...running, tier: "local", mode: "simple" }],
-      lastFinished: { ...lastFinished, outcome: "budget_exhausted", iterations: 4, costUsd: 0.5, message: "spent $0.50 of $0.50" },
+      lastFinished: { ...lastFinished, outcome: "budget_exhausted", outcomeLabel: "budget exhausted", iterations: 4, costUsd: 0.5, message: "spent $0.50 of $0.50" },
     });
     assert.equal(tierRow.detail, "local (simple) · iteration 2/3 · critic (gpt-4.1-mini) · $0.02");
     assert.equal(failedRow.label, "$(history) a.py");

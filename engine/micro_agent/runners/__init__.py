@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 
 from ..reports import TestReport
-from .base import COLLECTION, COMPILE, Runner
+from .base import COLLECTION, COMPILE, Runner, TestRunner
 from .cargo import CargoRunner
 from .conventions import is_test_file, language_of
 from .detect import detect_test_command, find_target_for_test, find_test_files
@@ -41,6 +41,8 @@ from .vitest import VitestRunner
 __all__ = [
     "COLLECTION",
     "COMPILE",
+    "CommandTestRunner",
+    "TestRunner",
     "detect_test_command",
     "find_target_for_test",
     "find_test_files",
@@ -99,6 +101,16 @@ def run_tests(
         prepared = runner.prepare(command, cwd, report_dir, full_env)
         result = run_process(prepared.command, cwd, timeout_s, cancel, {**full_env, **prepared.env})
         return _report(command, runner, result, cwd, report_dir, timeout_s)
+
+
+class CommandTestRunner:
+    """The real TestRunner (runners.base.TestRunner): `run_tests` in a process."""
+
+    __test__ = False
+
+    def run(self, command: str, cwd: Path, timeout_s: float, cancel: threading.Event | None = None,
+            env: dict[str, str] | None = None) -> TestReport:
+        return run_tests(command, cwd, timeout_s=timeout_s, cancel=cancel, env=env)
 
 
 def _report(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..reports import TestFailure
+from ..reports import TestFailure, TestReport
 from .process import ProcessResult
 
 COLLECTION = "<collection>"  # a test file that could not be loaded (import/syntax error, suite crash)
@@ -39,3 +40,16 @@ class Runner(Protocol):
         ...
 
     def parse(self, result: ProcessResult, cwd: Path, report_dir: Path) -> Parsed: ...
+
+
+class TestRunner(Protocol):
+    """The engine's test seam: run `command` in `cwd` and report. `runners.CommandTestRunner` is the real one
+    (a process, its report parsed by the runner the command picks); `scripted.ScriptedTests` judges in process.
+
+    A set `cancel` stops the run and raises `controls.RunInterrupted`; `env` adds to the inherited environment.
+    """
+
+    __test__ = False
+
+    def run(self, command: str, cwd: Path, timeout_s: float, cancel: threading.Event | None,
+            env: dict[str, str] | None) -> TestReport: ...
