@@ -1,60 +1,29 @@
 """Editor settings: `initializationOptions.microAgent` and `workspace/configuration` section `microAgent`.
 
-Settings are forgiving: a bad value is named in a problem line and dropped (its default is used);
-everything else still applies. They are merged over `micro-agent.yml` when a run is built, using the
-same override keys as the CLI (`test`, `models`, `budget`, `tierConfig`, `mode`, `simple`, `escalate`).
+They are one layer of the run settings every face fills (micro_agent.run_settings.RunSettings: `testCommand`,
+`models`, `budget`, `tierConfig`, `mode`, `simpleIterations`, `escalate`, `testTimeoutSeconds`, `projectEnv`,
+`interpreter`, ...) plus what only the editor has (`runTestsOnSave`); merged over micro-agent.yml when a run
+is built. Settings are forgiving: a bad value is named in a problem line and dropped (its default is used);
+everything else still applies. The old `simple: N` (an iteration count) is read as `simpleIterations`,
+with a warning.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field
 
-from micro_agent.config import model_format_problem
+from micro_agent.run_settings import RunSettings, forgiving_layer
 
 SECTION = "microAgent"
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ModelSettings(_Settings):
-    artisan: str | None = None
-    librarian: str | None = None
-    critic: str | None = None
-
-    @field_validator("artisan", "librarian", "critic")
-    @classmethod
-    def _litellm_model(cls, value: str | None) -> str | None:
-        if value is not None and (problem := model_format_problem(value)):
-            raise ValueError(problem)
-        return value
-
-
-class BudgetSettings(_Settings):
-    max_cost_usd: float | None = Field(default=None, alias="maxCostUsd", gt=0)
-    max_duration_minutes: float | None = Field(default=None, alias="maxDurationMinutes", gt=0)
-    max_iterations: int | None = Field(default=None, alias="maxIterations", ge=1)
-
-
-class ServerSettings(_Settings):
+class ServerSettings(RunSettings):
     """What the editor may set. Unset (None) values leave micro-agent.yml's or the defaults in place."""
 
-    models: ModelSettings = Field(default_factory=ModelSettings)
-    budget: BudgetSettings = Field(default_factory=BudgetSettings)
-    tier_config: str | None = Field(default=None, alias="tierConfig", min_length=1)
-    test_command: str | None = Field(default=None, alias="testCommand", min_length=1)
     run_tests_on_save: bool = Field(default=True, alias="runTestsOnSave")
-    mode: Literal["simple", "full"] | None = None
-    simple: int | None = Field(default=None, ge=1, le=100)
-    escalate: bool | None = None
-    test_timeout_seconds: float | None = Field(default=None, alias="testTimeoutSeconds", gt=0)
-    # the Python interpreter the editor selected (a `…/bin/python` or a venv folder): the tests run with it
-    interpreter: str | None = Field(default=None, min_length=1)
-    project_env: bool | None = Field(default=None, alias="projectEnv")  # False: tests use PATH as it is
 
 
 def section_of(options: Any) -> Any:
@@ -66,20 +35,12 @@ def section_of(options: Any) -> Any:
     return {}
 
 
-def _known_keys() -> list[str]:
-    return [field.alias or name for name, field in ServerSettings.model_fields.items()]
-
-
-def _drop(data: Any, loc: tuple[Any, ...]) -> bool:
-    """Remove the value at `loc` (the top-level key when the path cannot be followed)."""
-    for depth in range(len(loc), 0, -1):
-        parent = data
-        for part in loc[: depth - 1]:
-            parent = parent.get(part) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and loc[depth - 1] in parent:
-            del parent[loc[depth - 1]]
-            return True
-    return False
+def _known_keys() -> set[str]:
+    keys = {"simple"}
+    for name, field in ServerSettings.model_fields.items():
+        choices = getattr(field.validation_alias, "choices", None)
+        keys |= set(choices) if choices else {field.alias or name}
+    return keys
 
 
 def _without_nulls(value: Any) -> Any:
@@ -90,29 +51,28 @@ def _without_nulls(value: Any) -> Any:
 
 
 def parse_settings(raw: Any, source: str = SECTION) -> tuple[ServerSettings, list[str]]:
-    """Validate editor settings: the usable part, and one line per value that was dropped."""
+    """Validate editor settings: the usable part, and one line per value that was dropped (or renamed)."""
     if raw is None:
         return ServerSettings(), []
     if not isinstance(raw, dict):
         return ServerSettings(), [f"{source}: expected an object of settings, got {type(raw).__name__}"]
     data = _without_nulls(raw)
     problems: list[str] = []
-    for _ in range(50):
-        try:
-            return ServerSettings.model_validate(data), problems
-        except ValidationError as exc:
-            dropped = False
-            for error in exc.errors():
-                loc = tuple(error["loc"])
-                path = ".".join(str(p) for p in (source, *loc))
-                why = "unknown setting (check the spelling)" if error["type"] == "extra_forbidden" else error["msg"]
-                if error["type"] == "value_error":
-                    why = why.removeprefix("Value error, ")
-                problems.append(f"{path}: {why}; using the default")
-                dropped = _drop(data, loc) or dropped
-            if not dropped:
-                break
-    return ServerSettings(), problems
+    if "simple" in data:  # before simpleIterations, the count was `simple` (a mode's name as well)
+        old = data.pop("simple")
+        if "simpleIterations" in data:
+            problems.append(f"{source}.simple: replaced by {source}.simpleIterations, which is set; "
+                            "ignoring it — remove the setting")
+        else:
+            data["simpleIterations"] = old
+            problems.append(f"{source}.simple: renamed {source}.simpleIterations (the number of simple-mode "
+                            "iterations); using its value — rename the setting")
+    settings, dropped = forgiving_layer(ServerSettings, data)
+    for loc, why in dropped:
+        path = ".".join(str(p) for p in (source, *loc))
+        why = "unknown setting (check the spelling)" if why.startswith("unknown key") else why
+        problems.append(f"{path}: {why}; using the default")
+    return settings, problems
 
 
 def merge(base: Any, override: Any) -> Any:
