@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import CONFIG_FILE_NAME, DEFAULT_MODELS, ConfigError, RunRequest, default_chain, load_tier_file, model_format_problem
+from .config import (CONFIG_FILE_NAME, DEFAULT_MODELS, ConfigError, RunRequest, default_chain, load_tier_file,
+                     model_format_problem)
 from .providers import missing_key
 from .run_settings import (DEFAULTS, ProjectConfig, RunSettings, load_project_config, merge_layers, tier_file_layer,
                            tier_path)

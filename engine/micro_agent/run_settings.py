@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .autopilot_config import AutopilotConfig
-from .config import (CONFIG_FILE_NAME, DEFAULT_AUDIT_DB, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, Mode, ModelPrice,
-                     Tier, TierFile, describe_errors, load_tier_file, model_format_problem, read_mapping)
+from .config import (CONFIG_FILE_NAME, DEFAULT_AUDIT_DB, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, Mode,
+                     ModelPrice, Tier, TierFile, describe_errors, load_tier_file, model_format_problem, read_mapping)
 
 Role = Literal["artisan", "librarian", "critic"]
 ROLES: tuple[Role, ...] = ("artisan", "librarian", "critic")

@@ -1,6 +1,7 @@
 """`micro-agent` / `ma-loop`: run the loop on a file, start the language server, read the audit log.
 
-The CLI is a face: it parses flags, builds a RunRequest, renders the engine's events, and maps the
+The CLI is a face (micro_agent_cli; the engine never imports it): it parses flags into a layer of run
+settings (flags.py), builds a RunRequest (micro_agent.request_builder), renders the engine's events, and maps the
 outcome to the exit status: 0 solved (and applied) · 1 not solved · 2 usage or config error (also: another
 run is fixing the file) · 3 budget · 4 solved but not applied (the file changed meanwhile; the fix is kept
 on the run's ref) · 130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP (cleaned up like Ctrl-C).
@@ -141,17 +142,16 @@ def run_command(args: argparse.Namespace) -> int:
     from micro_agent.config import ConfigError
     from micro_agent.controls import Controls
     from micro_agent.engine import run as run_engine
-    from .render import Renderer, final_table
-    from micro_agent.secrets import redact
     from micro_agent.request_builder import build_request
+    from micro_agent.secrets import redact
+    from micro_agent.targets import NoProject, choose_root
 
     from .flags import flags_layer
+    from .render import Renderer, final_table
 
     err = Console(stderr=True, highlight=False)
     target = Path(args.target)
     config_path = Path(args.config).resolve() if args.config else None
-    from micro_agent.targets import NoProject, choose_root
-
     try:
         root = config_path.parent if config_path else choose_root(target)
     except NoProject as exc:

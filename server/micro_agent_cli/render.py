@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinished, IterationStarted, RunStarted,
-                     TestsFinished, TierStarted, Warned)
+from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinished, IterationStarted,
+                                RunStarted, TestsFinished, TierStarted, Warned)
 from micro_agent.reports import RunReport
 from micro_agent.secrets import redact_value
 
