@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from micro_agent import audit, audit_cli
+from micro_agent import audit
+from micro_agent_cli import audit_commands as audit_cli
 from micro_agent.events import Escalated, IterationFinished, RunFinished, RunStarted, TestsFinished, TierPlan
 from micro_agent.reports import RunReport, TestReport
 

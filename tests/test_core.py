@@ -11,7 +11,8 @@ from micro_agent.config import Budget, ConfigError, load_tier_file
 from micro_agent.providers import missing_key, provider_of
 from micro_agent.replies import ReplyError, parse_reply
 from micro_agent.reports import TestFailure
-from micro_agent.settings import Overrides, build_request
+from micro_agent.request_builder import build_request
+from micro_agent.run_settings import BudgetLimits, ModelChoice, RunSettings
 from micro_agent.summary import TRUNCATED, Attempt, accumulate, describe_change, error_line, tier_summary
 
 CURRENT = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
@@ -117,7 +118,8 @@ def test_build_request_merges_flags_over_the_file(tmp_path):
         "test: pytest -q\nmodels: {artisan: openai/file-artisan}\nbudget: {maxCostUsd: 1.0, maxIterations: 9}\n")
     env = {"OPENAI_API_BASE": "http://localhost:1/v1"}
     request, warnings = build_request(tmp_path, tmp_path / "calc.py",
-                                      Overrides(max_cost_usd=0.2, simple=3, models={"critic": "openai/c"}), env=env)
+                                      RunSettings(budget=BudgetLimits(maxCostUsd=0.2), simple_iterations=3,
+                                                  models=ModelChoice(critic="openai/c")), env=env)
     assert request.test_command == "pytest -q" and request.target == "calc.py"
     assert (request.budget.max_cost_usd, request.budget.max_iterations) == (0.2, 9)
     simple, full = request.tiers
@@ -130,19 +132,19 @@ def test_build_request_merges_flags_over_the_file(tmp_path):
 def test_build_request_reports_every_problem(tmp_path):
     (tmp_path / "micro-agent.yml").write_text("budget: {maxCostUsd: 0}\nmodels: {artisan: claude-sonnet-4-5}\n")
     with pytest.raises(ConfigError) as caught:
-        build_request(tmp_path, tmp_path / "missing.py", Overrides(), env={})
+        build_request(tmp_path, tmp_path / "missing.py", RunSettings(), env={})
     text = "\n".join(caught.value.problems)
     assert "budget.maxCostUsd" in text and "missing.py: no such file" in text and "ANTHROPIC_API_KEY" in text
 
 
 def test_one_key_is_enough_for_the_default_chain(tmp_path):
     (tmp_path / "calc.py").write_text(CURRENT)
-    request, warnings = build_request(tmp_path, tmp_path / "calc.py", Overrides(test="pytest -q"),
+    request, warnings = build_request(tmp_path, tmp_path / "calc.py", RunSettings(test_command="pytest -q"),
                                       env={"ANTHROPIC_API_KEY": "k"})
     assert request.tiers[1].role_models() == {"librarian": "claude-sonnet-4-5", "artisan": "claude-sonnet-4-5",
                                               "critic": "claude-sonnet-4-5"}
     assert any("GEMINI_API_KEY" in w for w in warnings) and any("OPENAI_API_KEY" in w for w in warnings)
     with pytest.raises(ConfigError, match="GEMINI_API_KEY"):  # a model the user chose must have its key
         build_request(tmp_path, tmp_path / "calc.py",
-                      Overrides(test="pytest -q", models={"librarian": "gemini/gemini-2.5-flash"}),
+                      RunSettings(test_command="pytest -q", models=ModelChoice(librarian="gemini/gemini-2.5-flash")),
                       env={"ANTHROPIC_API_KEY": "k"})

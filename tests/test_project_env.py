@@ -40,7 +40,7 @@ def make_venv(path: Path, *, with_micro_agent: bool = True) -> Path:
         ours = sysconfig.get_paths()["purelib"]
         (site / "from_test_interpreter.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
         script = path / "bin" / "micro-agent"
-        script.write_text(f"#!{path}/bin/python\nimport sys\nfrom micro_agent.cli import main\nsys.exit(main())\n")
+        script.write_text(f"#!{path}/bin/python\nimport sys\nfrom micro_agent_cli.main import main\nsys.exit(main())\n")
         script.chmod(0o755)
     return path
 

@@ -1,6 +1,8 @@
-"""Typed configuration: micro-agent.yml, tier files, CLI flags and editor settings all land here.
+"""Typed configuration primitives: tiers, the tier file, the budget, prices, and the engine's RunRequest.
 
-Every loader collects *all* problems before giving up, so a user fixes a config in one pass.
+What a run may be told (the one schema that micro-agent.yml, tier files, CLI flags and editor settings
+fill) is `run_settings.RunSettings`. Every loader collects *all* problems before giving up, so a user
+fixes a config in one pass.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from .autopilot_config import AutopilotConfig
 
 Mode = Literal["simple", "full"]
 
@@ -71,7 +71,7 @@ class Tier(_Strict):
 
 
 class TierGlobal(_Strict):
-    audit_db_path: str = Field(default=DEFAULT_AUDIT_DB, alias="auditDbPath", min_length=1)
+    audit_db_path: str | None = Field(default=None, alias="auditDbPath", min_length=1)  # None: micro-agent.yml's
     max_total_cost_usd: float | None = Field(default=None, alias="maxTotalCostUsd", gt=0)
     max_total_duration_minutes: float | None = Field(default=None, alias="maxTotalDurationMinutes", gt=0)
 
@@ -94,20 +94,6 @@ class Budget(_Strict):
 class ModelPrice(_Strict):
     input_per_million: float = Field(alias="inputPerMillion", ge=0)
     output_per_million: float = Field(alias="outputPerMillion", ge=0)
-
-
-class ProjectConfig(_Strict):
-    """micro-agent.yml."""
-
-    test: str | None = None
-    models: dict[Literal["artisan", "librarian", "critic"], str] = Field(default_factory=dict)
-    budget: Budget = Field(default_factory=Budget)
-    tier_config_file: str | None = Field(default=None, alias="tierConfigFile")
-    audit_db_path: str = Field(default=DEFAULT_AUDIT_DB, alias="auditDbPath")
-    test_timeout_seconds: float = Field(default=300, alias="testTimeoutSeconds", gt=0)
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    project_env: bool = Field(default=True, alias="projectEnv")  # run the tests in the project's venv
-    autopilot: AutopilotConfig | None = None  # read by the autopilot face only; None: an empty section
 
 
 class RunRequest(BaseModel):
@@ -141,7 +127,7 @@ def describe_errors(err: ValidationError, source: str, prefix: str = "") -> list
         loc = prefix
         for part in e["loc"]:
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
         elif e["type"] == "missing":
@@ -167,18 +153,6 @@ def read_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a mapping of keys at the top level"])
     return data
-
-
-def load_project_config(path: Path | None) -> ProjectConfig:
-    if path is None or not path.exists():
-        if path is not None and path.name != CONFIG_FILE_NAME:
-            raise ConfigError([f"{path}: file not found"])
-        return ProjectConfig()
-    data = read_mapping(path)
-    try:
-        return ProjectConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_errors(exc, str(path))) from None
 
 
 def load_tier_file(path: Path) -> TierFile:

@@ -261,14 +261,16 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
     if not db.claim_job(conn, job["job_id"], run_id):
         return None
     from micro_agent.engine import run as run_engine
-    from micro_agent.settings import Overrides, build_request
+    from micro_agent.request_builder import build_request
+    from micro_agent.run_settings import BudgetLimits, RunSettings
 
     evidence = _Evidence()
     with gitops.pass_worktree(settings.root, job["base_commit"]) as tree:
         command = fix_command(settings.suite, job["tests"], tree)
-        overrides = Overrides(config_path=settings.config_path, test=command, apply=False, max_cost_usd=allot)
+        job_layer = RunSettings(test_command=command, apply=False, budget=BudgetLimits(maxCostUsd=allot))
         try:
-            request, _warnings = build_request(tree, tree / job["target"], overrides, env=settings.env)
+            request, _warnings = build_request(tree, tree / job["target"], job_layer, config_path=settings.config_path,
+                                               env=settings.env)
         except ConfigError as exc:
             message = "cannot start the fix: " + "; ".join(exc.problems)
             db.update_job(conn, job["job_id"], state="error", message=message)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from micro_agent.autopilot_config import AutopilotConfig
-from micro_agent.config import CONFIG_FILE_NAME, ConfigError, ProjectConfig, load_project_config, load_tier_file
+from micro_agent.config import CONFIG_FILE_NAME, ConfigError, load_tier_file
+from micro_agent.run_settings import (DEFAULTS, ProjectConfig, RunSettings, load_project_config, merge_layers,
+                                      tier_file_layer, tier_path)
 from micro_agent.runners import select_runner
 from micro_agent.runners import shell
 from micro_agent.runners.pytest import INVOCATION
@@ -21,7 +23,7 @@ from .gitops import GitError, git, repo_top
 class Settings:
     root: Path  # the user's checkout (repo top level): never written
     config_path: Path
-    project: ProjectConfig
+    project: RunSettings  # defaults < micro-agent.yml < its tier file
     autopilot: AutopilotConfig
     db_path: Path
     suite: str
@@ -44,12 +46,13 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
         problems += exc.problems
         project = ProjectConfig()
     autopilot = project.autopilot or AutopilotConfig()
-    audit_path = project.audit_db_path
-    if project.tier_config_file:
+    tier = RunSettings()
+    if path := tier_path(project, config_path):
         try:
-            audit_path = load_tier_file((config_path.parent / project.tier_config_file).resolve()).global_.audit_db_path
+            tier = tier_file_layer(load_tier_file(path))
         except ConfigError as exc:
             problems += exc.problems
+    effective = merge_layers(DEFAULTS, project, tier)
     suite = autopilot.suite or detect_suite(root)
     if not suite:
         problems.append(f"{config_path}: autopilot.suite: no test suite detected; set it, e.g. "
@@ -65,8 +68,8 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
                             f"(see `git remote -v`; omit `remote:` to keep fix branches local)")
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
-    return Settings(root=root, config_path=config_path, project=project, autopilot=autopilot,
-                    db_path=root / audit_path, suite=suite or "", forge=forge, env=env)
+    return Settings(root=root, config_path=config_path, project=effective, autopilot=autopilot,
+                    db_path=root / effective.audit_db_path, suite=suite or "", forge=forge, env=env)
 
 
 def detect_suite(root: Path) -> str | None:

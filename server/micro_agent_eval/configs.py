@@ -15,10 +15,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from micro_agent.config import (DEFAULT_MODELS, Budget, ConfigError, ProjectConfig, RoleModels, Tier, default_chain,
-                                load_project_config, load_tier_file, model_format_problem)
+from micro_agent.config import (DEFAULT_MODELS, Budget, ConfigError, RoleModels, Tier, default_chain, load_tier_file,
+                                model_format_problem)
 from micro_agent.providers import missing_key
-from micro_agent.settings import _role_models  # the same fallback rule as `micro-agent run`
+from micro_agent.run_settings import RunSettings, load_project_config
+from micro_agent.request_builder import _role_models  # the same fallback rule as `micro-agent run`
 
 Kind = Literal["chain", "model", "single"]
 
@@ -33,7 +34,7 @@ class EvalConfig(BaseModel):
     budget: Budget  # per task (the eval-wide cap is separate)
 
 
-def main_config(tier_config: str | None, models: dict[str, str], project: ProjectConfig,
+def main_config(tier_config: str | None, models: dict[str, str], project: RunSettings,
                 problems: list[str], warnings: list[str]) -> EvalConfig:
     """The configuration named by --tier-config, else by --artisan/--librarian/--critic (the default chain).
 
@@ -43,12 +44,12 @@ def main_config(tier_config: str | None, models: dict[str, str], project: Projec
         if models:
             warnings.append("a tier config is in use: per-role model flags are ignored (the tiers name their models)")
         return _from_tier_file("chain", tier_config, project, problems)
-    chosen = _role_models({**project.models, **models}, dict(os.environ), warnings)
+    chosen = _role_models({**project.models.chosen(), **models}, dict(os.environ), warnings)
     spec = ", ".join(f"{r}={m}" for r, m in chosen.items())
-    return EvalConfig(name="default", kind="chain", spec=spec, tiers=default_chain(chosen), budget=project.budget)
+    return EvalConfig(name="default", kind="chain", spec=spec, tiers=default_chain(chosen), budget=project.budget.as_budget())
 
 
-def parse_compare(text: str, project: ProjectConfig, problems: list[str]) -> EvalConfig | None:
+def parse_compare(text: str, project: RunSettings, problems: list[str]) -> EvalConfig | None:
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
         problems.append(f"--compare {text!r}: write NAME=SPEC, e.g. chain=tiers:tiers.json, strong=model:claude-sonnet-4-5, "
@@ -63,7 +64,7 @@ def parse_compare(text: str, project: ProjectConfig, problems: list[str]) -> Eva
             return None
         tiers = (default_chain({r: value for r in DEFAULT_MODELS}) if kind == "model" else
                  [Tier(name="single-shot", mode="simple", maxIterations=1, models=RoleModels(artisan=value))])
-        return EvalConfig(name=name, kind=kind, spec=spec, tiers=tiers, budget=project.budget)
+        return EvalConfig(name=name, kind=kind, spec=spec, tiers=tiers, budget=project.budget.as_budget())
     if Path(spec).is_file():
         return _from_tier_file(name, spec, project, problems, spec)
     problems.append(f"--compare {name}={spec}: SPEC must be tiers:PATH, model:MODEL or single:MODEL "
@@ -71,14 +72,14 @@ def parse_compare(text: str, project: ProjectConfig, problems: list[str]) -> Eva
     return None
 
 
-def _from_tier_file(name: str, path_text: str, project: ProjectConfig, problems: list[str],
+def _from_tier_file(name: str, path_text: str, project: RunSettings, problems: list[str],
                     spec: str | None = None) -> EvalConfig:
     path = Path(path_text).resolve()
     try:
         tier_file = load_tier_file(path)
     except ConfigError as exc:
         problems += exc.problems
-        return EvalConfig(name=name, kind="chain", spec=spec or path_text, tiers=default_chain({}), budget=project.budget)
+        return EvalConfig(name=name, kind="chain", spec=spec or path_text, tiers=default_chain({}), budget=project.budget.as_budget())
     g, b = tier_file.global_, project.budget
     budget = Budget(maxCostUsd=g.max_total_cost_usd or b.max_cost_usd,
                     maxDurationMinutes=g.max_total_duration_minutes or b.max_duration_minutes,
@@ -99,6 +100,6 @@ def key_problems(configs: list[EvalConfig], env: dict[str, str] | None = None) -
     return list(dict.fromkeys(problems))
 
 
-def load_project(path: str | None) -> ProjectConfig:
+def load_project(path: str | None) -> RunSettings:
     """--config: a micro-agent.yml whose models, prices, per-task budget and test timeout the eval uses."""
-    return load_project_config(Path(path).resolve()) if path else ProjectConfig()
+    return (load_project_config(Path(path).resolve()) if path else RunSettings()).effective()

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from lsprotocol import types
 
-from .settings import ServerSettings
+from .editor_settings import ServerSettings
 
 
 class Client(Protocol):

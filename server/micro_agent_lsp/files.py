@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from micro_agent.config import CONFIG_FILE_NAME, ConfigError, find_project_root, load_project_config
+from micro_agent.config import CONFIG_FILE_NAME, ConfigError, find_project_root
+from micro_agent.run_settings import load_project_config
 
 
 class NoTarget(Exception):
@@ -101,8 +102,8 @@ def test_command_for(files: RunFiles, opened: Path, configured: str | None) -> s
         project = load_project_config(files.root / CONFIG_FILE_NAME)
     except ConfigError:
         project = None
-    if project is not None and project.test:
-        return project.test
+    if project is not None and project.test_command:
+        return project.test_command
     from micro_agent.runners import detect_test_command, is_test_file
 
     return detect_test_command(opened if is_test_file(opened) else files.target_path, files.root)
@@ -114,7 +115,7 @@ def test_environment(root: Path, interpreter: str | None, project_env: bool | No
 
     if project_env is None:
         try:
-            project_env = load_project_config(root / CONFIG_FILE_NAME).project_env
+            project_env = load_project_config(root / CONFIG_FILE_NAME).effective().project_env
         except ConfigError:
             project_env = True
     return resolve_environment(root, selected=interpreter, enabled=project_env).variables(os.environ)

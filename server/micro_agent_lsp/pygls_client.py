@@ -19,7 +19,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from micro_agent.secrets import redact
 
 from .run_request import CannotRun
-from .settings import EditorSettings, ServerSettings
+from .editor_settings import EditorSettings, ServerSettings
 
 log = logging.getLogger(__name__)
 PROGRESS_CREATE_TIMEOUT_S = 5

@@ -1,6 +1,7 @@
 """The engine's `RunRequest` for a run started from the editor, built in one place (no LSP).
 
-micro-agent.yml, then the editor's settings, then the command's arguments; `escalated` slices a
+defaults < micro-agent.yml < tier file < the editor's settings < the command's arguments (one schema:
+micro_agent.run_settings); the run never writes the user's files (the fix comes back as edits); `escalated` slices a
 request to start after the last run's last tier, with that run's failure history from the audit DB.
 """
 
@@ -12,7 +13,7 @@ from micro_agent.config import ConfigError, RunRequest
 
 from .arguments import RunArgs
 from .files import NoTarget, RunFiles, resolve_run_files
-from .settings import ServerSettings
+from .editor_settings import ServerSettings
 
 
 class CannotRun(Exception):
@@ -30,32 +31,15 @@ def run_files(path: str) -> RunFiles:
 def build_run_request(settings: ServerSettings, files: RunFiles, options: RunArgs,
                       overlays: dict[str, str]) -> tuple[RunRequest, list[str]]:
     """The request and the config warnings; CannotRun naming the config errors."""
-    from micro_agent.settings import Overrides, build_request
+    from micro_agent.request_builder import build_request
+    from micro_agent.run_settings import RunSettings
 
-    s = settings
-    tier_config = options.tier_config or s.tier_config
-    if tier_config:
-        tier_config = str((files.root / tier_config).resolve())
-    mode = options.mode or s.mode
-    escalate = (s.escalate if s.escalate is not None else True) and mode != "simple"
-    overrides = Overrides(
-        test=options.test_command or s.test_command,
-        models=s.models.model_dump(exclude_none=True),
-        max_cost_usd=s.budget.max_cost_usd,
-        max_duration_minutes=s.budget.max_duration_minutes,
-        max_iterations=s.budget.max_iterations,
-        tier_config=tier_config,
-        simple=s.simple,
-        full=mode == "full",
-        escalate=escalate,
-        apply=False,
-        test_timeout_s=s.test_timeout_seconds,
-        overlays=overlays,
-        interpreter=s.interpreter,
-        project_env=s.project_env,
-    )
+    tier_config = options.tier_config or settings.tier_config
+    command = RunSettings(test_command=options.test_command, mode=options.mode, apply=False,  # edits, not writes
+                          tier_config=str((files.root / tier_config).resolve()) if tier_config else None)
+    editor = settings.model_copy(update={"tier_config": None})  # resolved against the root, in `command`
     try:
-        request, warnings = build_request(files.root, files.target_path, overrides)
+        request, warnings = build_request(files.root, files.target_path, editor, command, overlays=overlays)
     except ConfigError as exc:
         raise CannotRun(f"Micro Agent cannot start on {files.target}: " + "; ".join(exc.problems)) from None
     return request.model_copy(update={"test_files": list(files.test_files)}), warnings

@@ -36,7 +36,7 @@ from .features.runs import SHUTDOWN_GRACE_S
 from .pygls_client import PyglsClient
 from .run_request import CannotRun
 from .runs import RunRegistry
-from .settings import EditorSettings
+from .editor_settings import EditorSettings
 
 F = TypeVar("F", bound=Feature)
 

@@ -7,7 +7,8 @@ import hmac
 
 import pytest
 from micro_agent.autopilot_config import parse_duration
-from micro_agent.config import ConfigError, load_project_config
+from micro_agent.config import ConfigError
+from micro_agent.run_settings import load_project_config
 from micro_agent.reports import TestFailure
 from micro_agent_autopilot.proposal import changed_lines, glob_regex
 from micro_agent_autopilot.service import verify_signature, wants_pass

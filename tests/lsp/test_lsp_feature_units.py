@@ -23,7 +23,7 @@ from micro_agent_lsp.features import (CodeActionsFeature, FailureDiagnostics, Ru
                                       StatusFeature, TestsOnSaveFeature)
 from micro_agent_lsp.run_request import CannotRun
 from micro_agent_lsp.runs import ActiveRun, RunRegistry
-from micro_agent_lsp.settings import EditorSettings, ServerSettings
+from micro_agent_lsp.editor_settings import EditorSettings, ServerSettings
 from micro_agent_lsp.testwatch import TestWatcher
 
 EVERYTHING = frozenset({"window.work_done_progress", "workspace.configuration",

@@ -19,7 +19,7 @@ from micro_agent_lsp.diagnostics import (FailureSite, failure_sites, name_candid
                                          definition_line)
 from micro_agent_lsp.edits import FileChange, line_edits, split_lines, workspace_edit
 from micro_agent_lsp.runs import ActiveRun, RunAlreadyInProgress, RunRegistry
-from micro_agent_lsp.settings import merge, parse_settings, section_of
+from micro_agent_lsp.editor_settings import merge, parse_settings, section_of
 from micro_agent_lsp.testwatch import TestWatcher
 
 # ---------------------------------------------------------------- edits
@@ -140,11 +140,14 @@ def test_bad_settings_are_named_and_dropped_the_rest_applies():
     })
     assert settings.models.artisan == "openai/x" and settings.models.critic is None
     assert settings.budget.max_iterations == 7 and settings.budget.max_cost_usd is None
-    assert settings.run_tests_on_save is True and settings.mode == "simple" and settings.simple is None
+    assert settings.run_tests_on_save is True and settings.mode == "simple" and settings.simple_iterations is None
     named = sorted(p.split(":")[0] for p in problems)
     assert named == ["microAgent.budget.maxCostUsd", "microAgent.colour", "microAgent.models.critic",
-                     "microAgent.runTestsOnSave", "microAgent.simple"]
-    assert all(p.endswith("using the default") for p in problems)
+                     "microAgent.runTestsOnSave", "microAgent.simple", "microAgent.simpleIterations"]
+    renamed = [p for p in problems if p.startswith("microAgent.simple:")]
+    assert renamed == ["microAgent.simple: renamed microAgent.simpleIterations (the number of simple-mode iterations); "
+                       "using its value — rename the setting"]
+    assert all(p.endswith("using the default") for p in problems if p not in renamed)
 
 
 def test_settings_come_from_the_microagent_section_merged_deeply():

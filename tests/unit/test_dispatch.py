@@ -9,7 +9,7 @@ import pytest
 
 from micro_agent.audit import AuditLog
 from micro_agent.events import KINDS, Warned, dispatch, handler_of
-from micro_agent.render import Renderer
+from micro_agent_cli.render import Renderer
 from micro_agent_lsp.bridge import RunBridge, _ProgressLines
 from micro_agent_lsp.runs import ActiveRun
 

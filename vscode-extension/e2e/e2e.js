@@ -120,7 +120,7 @@ function makeVenv(venv) {
   const site = path.join(lib, fs.readdirSync(lib).find((d) => d.startsWith("python")), "site-packages");
   fs.writeFileSync(path.join(site, "from_e2e_python.pth"), `import site; site.addsitedir(${JSON.stringify(purelib)})\n`);
   const script = path.join(venv, "bin", "micro-agent");
-  fs.writeFileSync(script, `#!${venv}/bin/python\nimport sys\nfrom micro_agent.cli import main\nsys.exit(main())\n`);
+  fs.writeFileSync(script, `#!${venv}/bin/python\nimport sys\nfrom micro_agent_cli.main import main\nsys.exit(main())\n`);
   fs.chmodSync(script, 0o755);
 }
 

@@ -169,7 +169,7 @@ export function auditCommandFor(plan: LaunchPlan): string[] | undefined {
   const moduleAt = args.findIndex((a, i) => a === "-m" && args[i + 1] === SERVER_MODULE);
   if (moduleAt >= 0) {
     const prefix = args.slice(0, moduleAt);
-    const cli = "import sys; from micro_agent.cli import main; sys.exit(main())";
+    const cli = "import sys; from micro_agent_cli.main import main; sys.exit(main())";
     return [plan.command, ...prefix, "-c", cli, "audit", "runs"];
   }
   if (args[args.length - 1] === "lsp") {

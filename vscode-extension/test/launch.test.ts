@@ -194,7 +194,7 @@ describe("auditCommandFor", () => {
     const command = auditCommandFor({ ok: true, command: "/venv/bin/python", args: ["-m", "micro_agent_lsp"], source: "python-extension" });
     assert.ok(command);
     assert.deepEqual(command.slice(0, 2), ["/venv/bin/python", "-c"]);
-    assert.match(command[2], /from micro_agent\.cli import main/);
+    assert.match(command[2], /from micro_agent_cli\.main import main/);
     assert.deepEqual(command.slice(3), ["audit", "runs"]);
   });
 

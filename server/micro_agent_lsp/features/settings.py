@@ -10,7 +10,7 @@ from typing import Any
 from lsprotocol import types
 
 from ..client import Client
-from ..settings import SECTION, EditorSettings, section_of
+from ..editor_settings import SECTION, EditorSettings, section_of
 from .feature import Feature
 
 log = logging.getLogger(__name__)

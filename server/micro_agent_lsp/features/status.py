@@ -20,7 +20,7 @@ def _warm_engine(done: threading.Event) -> None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import micro_agent.engine  # noqa: F401
         import micro_agent.runners  # noqa: F401
-        import micro_agent.settings  # noqa: F401
+        import micro_agent.request_builder  # noqa: F401
         from micro_agent import llm
 
         llm.warm()

@@ -1,6 +1,6 @@
 """`micro-agent audit autopilot`: the autopilot's passes, jobs, proposals and undos, from the audit database.
 
-Part of the command-line face, next to audit_cli.py; it reads the tables micro_agent.autopilot_db keeps.
+Part of the command-line face, next to audit_commands.py; it reads the tables micro_agent.autopilot_db keeps.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import autopilot_db
+from micro_agent import autopilot_db
 
 
 def _table(title: str, columns: list[str]) -> Table:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
-from rich.table import Table
 
-from .events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinished, IterationStarted, RunStarted,
-                     TestsFinished, TierStarted, Warned)
-from .outcomes import OUTCOMES
-from .reports import RunReport
-from .secrets import redact_value
+from micro_agent.events import (AgentCalled, AgentCalling, Escalated, Event, IterationFinished, IterationStarted,
+                                RunStarted, TestsFinished, TierStarted, Warned)
+from micro_agent.outcomes import OUTCOMES
+from micro_agent.reports import RunReport
+from micro_agent.secrets import redact_value
+
+if TYPE_CHECKING:
+    from rich.status import Status  # the live line: imported by `console.status()` at the run's first event
+    from rich.table import Table  # imported when the final table is drawn, not before the first test run
 
 OUTCOME_STYLE = {word: f"bold {info.colour}" for word, info in OUTCOMES.items()}
 STATUS_MARK = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]"}
@@ -106,6 +110,8 @@ class Renderer:
 
 def final_table(report: RunReport) -> Table:
     """Modes/tiers run, iterations and cost per tier, the total, the outcome."""
+    from rich.table import Table
+
     table = Table(title=f"Run {report.run_id[:8]}", title_justify="left")
     for column, justify in (("tier", "left"), ("mode", "left"), ("models", "left"), ("iterations", "right"),
                             ("cost", "right"), ("result", "left")):

@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import audit
-from .config import CONFIG_FILE_NAME, ConfigError, find_project_root, load_project_config, load_tier_file
-from .outcomes import OUTCOMES
-from .workspace import REF_PREFIX
+from micro_agent import audit
+from micro_agent.config import CONFIG_FILE_NAME, ConfigError, find_project_root
+from micro_agent.outcomes import OUTCOMES
+from micro_agent.run_settings import project_settings
+from micro_agent.workspace import REF_PREFIX
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -143,12 +144,7 @@ def _run_root(run_row: dict, root: Path) -> Path:
 def default_db_path(root: Path) -> Path:
     """Where `micro-agent run` writes: the tier file's `global.auditDbPath` when micro-agent.yml names a
     tier file, else the yml's `auditDbPath` (default .micro-agent/audit.db), relative to the root."""
-    config_path = root / CONFIG_FILE_NAME
-    config = load_project_config(config_path)
-    configured = config.audit_db_path
-    if config.tier_config_file:
-        configured = load_tier_file((config_path.parent / config.tier_config_file).resolve()).global_.audit_db_path
-    return root / configured
+    return root / project_settings(root / CONFIG_FILE_NAME).audit_db_path
 
 
 class _open_readonly:
@@ -201,9 +197,9 @@ def _find_run(conn: sqlite3.Connection, run_id: str, db_path: Path) -> dict:
 
 
 def prune_command(out: Console, root: Path, older_than: float, dry_run: bool) -> int:
-    from .refs import prune_refs
-    from .runlock import locked_run_ids
-    from .workspace import WorkspaceError, git
+    from micro_agent.refs import prune_refs
+    from micro_agent.runlock import locked_run_ids
+    from micro_agent.workspace import WorkspaceError, git
 
     try:
         repo = Path(git(["rev-parse", "--show-toplevel"], root).strip())

@@ -1,6 +1,7 @@
 """`micro-agent` / `ma-loop`: run the loop on a file, start the language server, read the audit log.
 
-The CLI is a face: it parses flags, builds a RunRequest, renders the engine's events, and maps the
+The CLI is a face (micro_agent_cli; the engine never imports it): it parses flags into a layer of run
+settings (flags.py), builds a RunRequest (micro_agent.request_builder), renders the engine's events, and maps the
 outcome to the exit status: 0 solved (and applied) · 1 not solved · 2 usage or config error (also: another
 run is fixing the file) · 3 budget · 4 solved but not applied (the file changed meanwhile; the fix is kept
 on the run's ref) · 130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP (cleaned up like Ctrl-C).
@@ -17,8 +18,8 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from . import __version__  # noqa: E402
-from .outcomes import EXIT_CODES, outcome_colour  # noqa: E402  (the one outcome table)
+from micro_agent import __version__  # noqa: E402
+from micro_agent.outcomes import EXIT_CODES, outcome_colour  # noqa: E402  (the one outcome table)
 
 EXIT_USAGE = EXIT_CODES["error"]
 EXIT_INTERRUPTED = EXIT_CODES["interrupted"]
@@ -42,7 +43,12 @@ def _stop_on_signals() -> None:
             signal.signal(getattr(signal, name), stop)
 
 
-def build_parser() -> argparse.ArgumentParser:
+OWN_COMMANDS = ("run", "lsp")  # defined here; the others' parsers come from their modules (imported on demand)
+
+
+def build_parser(faces: bool = True) -> argparse.ArgumentParser:
+    """The whole parser; with `faces` False only `run` and `lsp` (what `micro-agent run` needs: importing the
+    audit, autopilot and eval parsers costs more than the run's own start)."""
     parser = argparse.ArgumentParser(
         prog="micro-agent", description="Fixes code until its tests pass.",
         epilog="exit status of `run`: 0 solved and applied · 1 not solved · 2 usage/config error or a run already "
@@ -84,10 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     lsp.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     lsp.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
 
-    from .audit_cli import add_parser as add_audit_parser
+    if not faces:
+        return parser
+    from .audit_commands import add_parser as add_audit_parser
 
     add_audit_parser(commands)
-    from micro_agent_autopilot.cli import add_parsers as add_autopilot_parsers  # a face: never at module level
+    from micro_agent_autopilot.cli import add_parsers as add_autopilot_parsers  # a face: found by module name
 
     add_autopilot_parsers(commands)
     from micro_agent_eval.cli import add_parser as add_eval_parser  # a face of its own; only argparse at import
@@ -96,8 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in `argv` (the first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(faces=_command_of(argv) not in OWN_COMMANDS)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_command(args)
@@ -107,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = (["--tcp", args.tcp] if args.tcp else []) + (["-v"] if args.verbose else [])
         return lsp_main(argv) or 0
     if args.command == "audit":
-        from .audit_cli import run as audit_run
+        from .audit_commands import run as audit_run
 
         return audit_run(args)
     if args.command in ("autopilot", "undo"):
@@ -126,32 +140,27 @@ def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from .config import ConfigError
-    from .controls import Controls
-    from .engine import run as run_engine
+    from micro_agent.config import ConfigError
+    from micro_agent.controls import Controls
+    from micro_agent.engine import run as run_engine
+    from micro_agent.request_builder import build_request
+    from micro_agent.secrets import redact
+    from micro_agent.targets import NoProject, choose_root
+
+    from .flags import flags_layer
     from .render import Renderer, final_table
-    from .secrets import redact
-    from .settings import Overrides, build_request
 
     err = Console(stderr=True, highlight=False)
     target = Path(args.target)
     config_path = Path(args.config).resolve() if args.config else None
-    from .targets import NoProject, choose_root
-
     try:
         root = config_path.parent if config_path else choose_root(target)
     except NoProject as exc:
         err.print(f"[bold red]micro-agent:[/] {escape(str(exc))}")
         return EXIT_USAGE
-    overrides = Overrides(
-        config_path=config_path, test=args.test,
-        models={r: getattr(args, r) for r in ("artisan", "librarian", "critic") if getattr(args, r)},
-        max_cost_usd=args.max_budget, max_duration_minutes=args.max_duration, max_iterations=args.max_iterations,
-        tier_config=args.tier_config, simple=args.simple, full=args.full, escalate=not args.no_escalate,
-        apply=not args.dry_run, test_timeout_s=args.test_timeout,
-        project_env=False if args.no_project_env else None)
+    flags, flag_problems = flags_layer(args)
     try:
-        request, warnings = build_request(root, target, overrides)
+        request, warnings = build_request(root, target, flags, config_path=config_path, problems=flag_problems)
     except ConfigError as exc:
         err.print(f"[bold red]micro-agent: configuration problem{'s' if len(exc.problems) > 1 else ''}:[/]")
         for problem in exc.problems:
