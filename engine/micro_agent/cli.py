@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-project-env", action="store_true",
                      help="run the tests with PATH as it is, not with the project's venv first")
     run.add_argument("--dry-run", action="store_true", help="print the fix as a diff; leave your files alone")
+    run.add_argument("--learn", action="store_true", default=None,
+                     help="start at the tier that solved this before (docs/learning.md; `learn: true` in the yml)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the final report")
     run.add_argument("-v", "--verbose", action="store_true", help="show prompt sizes and test output")
 
@@ -148,7 +150,7 @@ def run_command(args: argparse.Namespace) -> int:
         max_cost_usd=args.max_budget, max_duration_minutes=args.max_duration, max_iterations=args.max_iterations,
         tier_config=args.tier_config, simple=args.simple, full=args.full, escalate=not args.no_escalate,
         apply=not args.dry_run, test_timeout_s=args.test_timeout,
-        project_env=False if args.no_project_env else None)
+        project_env=False if args.no_project_env else None, learn=args.learn)
     try:
         request, warnings = build_request(root, target, overrides)
     except ConfigError as exc:

@@ -108,6 +108,7 @@ class ProjectConfig(_Strict):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     project_env: bool = Field(default=True, alias="projectEnv")  # run the tests in the project's venv
     autopilot: AutopilotConfig | None = None  # read by the autopilot face only; None: an empty section
+    learn: bool = False  # start at the tier that solved this before (learning.py)
 
 
 class RunRequest(BaseModel):
@@ -129,6 +130,7 @@ class RunRequest(BaseModel):
     run_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     project_env: bool = True  # tests run with the project's environment first on PATH (environment.py)
     interpreter: str | None = None  # the Python interpreter the editor selected
+    start_note: str = ""  # why the chain starts where it does (learning.py), shown in the run header
 
 
 # ---------------------------------------------------------------- loading

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from .config import (CONFIG_FILE_NAME, DEFAULT_MODELS, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, ProjectConfig, RunRequest,
                      Tier, default_chain, load_project_config, load_tier_file, model_format_problem)
+from . import learning
 from .providers import missing_key
 from .runners import detect_test_command
 from .targets import target_problems
@@ -36,6 +37,7 @@ class Overrides(BaseModel):
     overlays: dict[str, str] = Field(default_factory=dict)
     project_env: bool | None = None  # None: micro-agent.yml's `projectEnv` (default on)
     interpreter: str | None = None  # the editor's selected Python interpreter
+    learn: bool | None = None  # None: micro-agent.yml's `learn` (default off)
 
 
 def build_request(root: Path, target: Path, overrides: Overrides,
@@ -77,6 +79,8 @@ def build_request(root: Path, target: Path, overrides: Overrides,
                          prices=project.prices, interpreter=overrides.interpreter,
                          project_env=project.project_env if overrides.project_env is None else overrides.project_env,
                          audit_db_path=root / audit_path)
+    if project.learn if overrides.learn is None else overrides.learn:
+        request = learning.apply(request, request.audit_db_path)
     return request, warnings
 
 
