@@ -142,3 +142,24 @@ def test_prometheus_scrapes_and_an_alert_through_alertmanager_proposes_a_fix(tmp
         for daemon in reversed(daemons):
             daemon.stop()
         serve.stop()
+
+
+def test_the_documented_alert_rules_load_in_prometheus_and_name_our_series(tmp_path, binaries):
+    import re
+    from pathlib import Path
+
+    from micro_agent import autopilot_db
+    from micro_agent_autopilot import metrics
+
+    promtool = Path(binaries[0]).with_name("promtool")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "autopilot.md").read_text()
+    rules = doc.split("Example alert rules:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "rules.yml").write_text(rules)
+    checked = subprocess.run([str(promtool), "check", "rules", str(tmp_path / "rules.yml")], capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0 and "SUCCESS: 5 rules found" in checked.stdout, checked.stdout + checked.stderr
+    db = tmp_path / "audit.db"
+    exposed = metrics.exposition(metrics.registry(lambda: autopilot_db.connect(db), lambda: False, 5.0)).decode()
+    series = set(re.findall(r"^# TYPE (\S+) ", exposed, re.M))  # counters are named with their _total
+    for used in set(re.findall(r"micro_agent_autopilot_\w+", rules)):
+        assert used in series, f"{used} is not exposed; exposed: {sorted(series)}"
