@@ -149,3 +149,27 @@ def test_alerts_start_passes_metrics_count_and_pull_request_outcomes_are_recorde
                             ("fp-option", "ignored"), ("fp-old", "resolved"), ("fp-calc", "duplicate")]
     stats = json.loads(micro_agent(["audit", "stats", "--json"], root, env).stdout)
     assert stats["tiers"][0]["proposed"] == 2 and stats["tiers"][0]["merged"] == 1
+
+
+def test_which_alerts_start_a_pass(tmp_path):
+    from micro_agent_autopilot.alerts import Alert, PayloadProblem, decide, read_payload
+
+    def one(labels=None, annotations=None, status="firing", fingerprint="f"):
+        return decide(Alert(status=status, labels=labels or {}, annotations=annotations or {},
+                            fingerprint=fingerprint), tmp_path)
+
+    picked = one({"micro_agent_tests": "tests/test_a.py::test_x, tests/test_b.py tests/test_c.py::K::t"})
+    assert picked.action == "start"
+    assert picked.tests == ["tests/test_a.py::test_x", "tests/test_b.py", "tests/test_c.py::K::t"]
+    assert one(annotations={"micro_agent_tests": "t.py", "micro_agent_repo_path": str(tmp_path / ".")}).action == "start"
+    assert "not a path inside" in one({"micro_agent_tests": "/etc/passwd"}).reason
+    assert "not a path inside" in one({"micro_agent_tests": "../other/test_x.py"}).reason
+    assert one({"micro_agent_tests": "t.py"}, status="resolved").action == "resolved"
+    assert one({"alertname": "A", "job": "x"}, fingerprint="").fingerprint == "alertname=A|job=x"
+    for bad in ({"alerts": []}, {"version": "3", "alerts": []}, {"version": "4", "alerts": "no"}, []):
+        try:
+            read_payload(bad)
+        except PayloadProblem as problem:
+            assert "Alertmanager" in str(problem)
+        else:
+            raise AssertionError(f"accepted {bad}")

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audit_history import record_run  # noqa: E402
+from autopilot_support import env_for, fixer, forge, make_project  # noqa: E402,F401
 from conftest import CALC_BUGGY, CALC_FIXED, cmd_for_tests, fenced, micro_agent  # noqa: E402
 
 from micro_agent import autopilot_db  # noqa: E402
@@ -152,3 +153,29 @@ def test_without_learn_the_chain_is_as_configured(calc_repo, model_server, model
     done = micro_agent(["run", "calc.py", "-t", cmd_for_tests(), "--tier-config", "tiers.json"], calc_repo, cli_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "learn:" not in done.stdout and len(model_server.calls(cheap.removeprefix("openai/"))) == 1
+
+
+def test_autopilot_once_learn_starts_each_fix_at_the_learned_tier(tmp_path, forge, model_server, model, cli_env):
+    cheap, strong = model("cheap"), model("strong")
+    model_server.script(cheap.removeprefix("openai/"), ["I cannot fix this."])
+    model_server.script(strong.removeprefix("openai/"), [fixer])
+    root, _remote = make_project(tmp_path, strong, forge.url)
+    config = json.loads((root / "micro-agent.yml").read_text())
+    config["tierConfigFile"] = "tiers.json"
+    (root / "micro-agent.yml").write_text(json.dumps(config))
+    write_tiers(root, cheap, strong)
+    db = root / ".micro-agent" / "audit.db"
+    for _ in range(3):  # history on src/calc.py only: stats.py learns from the project's
+        record_run(db, "src/calc.py", [("cheap", cheap, ["failed"], 0.0), ("strong", strong, ["passed"], 0.0)],
+                   "strong")
+    done = micro_agent(["autopilot", "once", "--learn", "--json"], root, env_for(cli_env))
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(j["outcome"] for j in report["jobs"]) == ["proposed", "proposed"]
+    assert model_server.calls(cheap.removeprefix("openai/")) == []
+    conn = autopilot_db.connect(db)
+    tiers = {row[0] for row in conn.execute("SELECT DISTINCT tier_name FROM tier_attempts WHERE run_id IN "
+                                            "(SELECT run_id FROM autopilot_jobs)")}
+    conn.close()
+    assert tiers == {"strong"}
+    assert "+    return a + b" in forge.pulls[0]["body"] + forge.pulls[1]["body"]  # the strong tier's fix
