@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from . import learning
 from .config import (CONFIG_FILE_NAME, DEFAULT_MODELS, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, ProjectConfig, RunRequest,
                      Tier, default_chain, load_project_config, load_tier_file, model_format_problem)
-from . import learning
 from .providers import missing_key
 from .runners import detect_test_command
 from .targets import target_problems

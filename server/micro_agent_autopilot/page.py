@@ -1,7 +1,8 @@
 """`GET /`: a small status page rendered on the server: the queue, recent runs, alerts, and two charts.
 
 No build step and nothing from a CDN: the charts are drawn by Chart.js, whose UMD file is vendored in
-static/ from the npm registry (scripts/vendor-chartjs.sh refreshes it) and served by the service itself.
+static/ from the npm registry (scripts/vendor-chartjs.sh refreshes it) and served by the service itself,
+with the page's own status.css and status.js.
 """
 
 from __future__ import annotations
@@ -77,15 +78,7 @@ def render(conn: sqlite3.Connection, paused: bool, base: str, root: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Micro Agent autopilot</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body {{ font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d232a; }}
- h1 {{ font-size: 1.4rem; margin: 0 0 .3rem; }} h2 {{ font-size: 1.1rem; margin: 1.4rem 0 .5rem; }}
- .meta {{ color: #57606a; }} .paused {{ color: #b35900; font-weight: 600; }} .running {{ color: #1a7f37; font-weight: 600; }}
- table {{ border-collapse: collapse; width: 100%; }} th, td {{ text-align: left; padding: .25rem .6rem; border-bottom: 1px solid #d8dee4; }}
- th {{ background: #f6f8fa; }} .state-proposed td:nth-child(2) {{ color: #1a7f37; }} .state-failed td:nth-child(2), .state-error td:nth-child(2) {{ color: #cf222e; }}
- .charts {{ display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }} .chart {{ height: 220px; }}
- .empty {{ color: #57606a; font-style: italic; }}
-</style></head><body>
+<link rel="stylesheet" href="/static/status.css"></head><body>
 <h1>Micro Agent autopilot</h1>
 <p class="meta">{state} · base <code>{escape(base)}</code> · <code>{escape(root)}</code> ·
  <a href="/metrics">metrics</a> · <a href="/api/status">status JSON</a></p>
@@ -99,19 +92,8 @@ def render(conn: sqlite3.Connection, paused: bool, base: str, root: str) -> str:
 {_jobs_table(recent, "No fix has run yet.")}
 <h2>Alerts</h2>
 {_alerts_table(db.list_alerts(conn, limit=10))}
-<script src="/static/{CHART_JS}"></script>
 <script id="series" type="application/json">{data}</script>
-<script>
- const series = JSON.parse(document.getElementById("series").textContent);
- const common = {{ animation: false, responsive: true, maintainAspectRatio: false, plugins: {{ legend: {{ display: false }} }} }};
- if (window.Chart) {{
-  new Chart(document.getElementById("cost"), {{ type: "bar", data: {{ labels: series.days,
-   datasets: [{{ label: "USD", data: series.cost, backgroundColor: "#0969da" }}] }}, options: common }});
-  new Chart(document.getElementById("rate"), {{ type: "line", data: {{ labels: series.days,
-   datasets: [{{ label: "%", data: series.rate, borderColor: "#1a7f37", backgroundColor: "#1a7f37", spanGaps: true }}] }},
-   options: {{ ...common, scales: {{ y: {{ min: 0, max: 100 }} }} }} }});
-  document.body.dataset.charts = "drawn";
- }}
-</script>
+<script src="/static/{CHART_JS}"></script>
+<script src="/static/status.js"></script>
 </body></html>
 """
