@@ -19,7 +19,7 @@ from micro_agent import autopilot_db as db
 from micro_agent import learning
 from micro_agent.config import ConfigError
 from micro_agent.controls import Controls
-from micro_agent.events import Escalated, Event, IterationFinished
+from micro_agent.events import Escalated, Event, IterationFinished, RunStarted
 from micro_agent.runners import run_tests
 
 from . import gitops
@@ -219,9 +219,12 @@ class _Evidence:
     def __init__(self) -> None:
         self.attempts: list[IterationFinished] = []
         self.escalations: list[Escalated] = []
+        self.start_note = ""
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, IterationFinished):
+        if isinstance(event, RunStarted):
+            self.start_note = event.start_note
+        elif isinstance(event, IterationFinished):
             self.attempts.append(event)
         elif isinstance(event, Escalated):
             self.escalations.append(event)
@@ -301,8 +304,8 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
         return _outcome(job, {"failed": "not solved"}.get(state, state), run_id=run_id, cost_usd=cost,
                         message=report.message.splitlines()[0] if report.message else "")
     failing = failing_from(job["tests"], job["errors"])
-    message = commit_message(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations))
-    title, body = pull_request(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations),
+    message = commit_message(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations, evidence.start_note))
+    title, body = pull_request(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations, evidence.start_note),
                                message)
     files = {rel: text.encode("utf-8") for rel, text in report.changed_files.items()}
     commit = gitops.commit_files(settings.root, job["base_commit"], files, message)

@@ -178,4 +178,7 @@ def test_autopilot_once_learn_starts_each_fix_at_the_learned_tier(tmp_path, forg
                                             "(SELECT run_id FROM autopilot_jobs)")}
     conn.close()
     assert tiers == {"strong"}
-    assert "+    return a + b" in forge.pulls[0]["body"] + forge.pulls[1]["body"]  # the strong tier's fix
+    bodies = forge.pulls[0]["body"] + forge.pulls[1]["body"]
+    assert "+    return a + b" in bodies  # the strong tier's fix
+    assert "learn: starting at tier 2, strong (solved 3 of 3 run(s) in src/calc.py); skipped cheap" in bodies
+    assert "learn: starting at tier 2, strong (solved 3 of 3 run(s) in this project)" in bodies  # stats.py
