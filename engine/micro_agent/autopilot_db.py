@@ -89,6 +89,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX autopilot_jobs_by_state ON autopilot_jobs (state, created_at)",
         "CREATE INDEX autopilot_proposals_by_base ON autopilot_proposals (base_commit, target)",
     ),
+    (  # 2: alerts from Alertmanager, and what became of a proposed fix (merged or closed unmerged)
+        """CREATE TABLE autopilot_alerts (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            alertname   TEXT NOT NULL DEFAULT '',
+            status      TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+            action      TEXT NOT NULL CHECK (action IN ('started', 'ignored', 'duplicate', 'resolved')),
+            tests       TEXT NOT NULL DEFAULT '[]',
+            reason      TEXT NOT NULL DEFAULT '',
+            labels      TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX autopilot_alerts_by_fingerprint ON autopilot_alerts (fingerprint, id)",
+        "ALTER TABLE autopilot_proposals ADD COLUMN merged_at TEXT",
+        "ALTER TABLE autopilot_proposals ADD COLUMN closed_at TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -317,6 +333,41 @@ def open_proposals_for(conn: sqlite3.Connection, target: str, tests: list[str]) 
 def list_proposals(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
     rows = conn.execute("SELECT * FROM autopilot_proposals ORDER BY id DESC LIMIT ?", [limit])
     return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+def proposal_for_pr(conn: sqlite3.Connection, pr_number: int | None, branch: str | None) -> dict | None:
+    """The proposal that opened pull request `pr_number` (or whose branch is `branch`)."""
+    row = conn.execute("SELECT * FROM autopilot_proposals WHERE (pr_number = ? AND pr_number IS NOT NULL) "
+                       "OR branch = ? ORDER BY id DESC LIMIT 1", [pr_number, branch or ""]).fetchone()
+    return _row(row)
+
+
+def record_pr_closed(conn: sqlite3.Connection, proposal_id: int, merged: bool, source: str) -> None:
+    """A proposed fix's pull request was merged, or closed unmerged (`source`: webhook or poll)."""
+    at = now()
+    update_proposal(conn, proposal_id, state="closed", closed_at=at, merged_at=at if merged else None,
+                    reason=f"{'merged' if merged else 'closed unmerged'} ({source})")
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def add_alert(conn: sqlite3.Connection, fingerprint: str, alertname: str, status: str, action: str,
+              tests: list[str], reason: str, labels: dict) -> int:
+    cur = conn.execute("""INSERT INTO autopilot_alerts (received_at, fingerprint, alertname, status, action, tests,
+                              reason, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       [now(), fingerprint, alertname, status, action, json.dumps(tests), reason,
+                        json.dumps(labels, sort_keys=True)])
+    return int(cur.lastrowid or 0)
+
+
+def list_alerts(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+    rows = conn.execute("SELECT * FROM autopilot_alerts ORDER BY id DESC LIMIT ?", [limit])
+    alerts = [_row(r) for r in rows]
+    for alert in alerts:
+        assert alert is not None
+        alert["labels"] = json.loads(alert["labels"] or "{}")
+    return alerts  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- undos and state

@@ -115,6 +115,7 @@ class RunRequest(BaseModel):
     run_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     project_env: bool = True  # tests run with the project's environment first on PATH (environment.py)
     interpreter: str | None = None  # the Python interpreter the editor selected
+    start_note: str = ""  # why the chain starts where it does (learning.py), shown in the run header
 
 
 # ---------------------------------------------------------------- loading

@@ -89,7 +89,7 @@ def run(request: RunRequest, on_event: Observer, controls: Controls | None = Non
     try:
         emit(RunStarted(run_id=request.run_id, target=request.target, objective=request.objective,
                         test_command=request.test_command, root=str(request.root), tiers=plans,
-                        environment=environment.describe()))
+                        environment=environment.describe(), start_note=request.start_note))
         for warning in environment.warnings:
             emit(Warned(run_id=request.run_id, message=warning))
         with RunLock(request.root, request.target, request.run_id):

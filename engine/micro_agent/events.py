@@ -40,6 +40,7 @@ class RunStarted(_Event):
     root: str
     tiers: list[TierPlan]
     environment: str = ""  # where the test command's `python` comes from (environment.py)
+    start_note: str = ""  # why the chain starts where it does (learning.py)
 
 
 class TestsFinished(_Event):

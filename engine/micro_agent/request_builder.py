@@ -78,6 +78,10 @@ def build_request(root: Path, target: Path, *face_layers: RunSettings, config_pa
                          test_timeout_s=settings.test_timeout_seconds, prices=settings.prices,
                          interpreter=settings.interpreter, project_env=settings.project_env,
                          audit_db_path=root / settings.audit_db_path)
+    if settings.learn:
+        from . import learning  # reads the audit DB: only when asked
+
+        request = learning.apply(request, request.audit_db_path)
     return request, warnings
 
 

@@ -83,6 +83,7 @@ class RunSettings(_Layer):
     test_timeout_seconds: float | None = Field(default=None, alias="testTimeoutSeconds", gt=0)
     project_env: bool | None = Field(default=None, alias="projectEnv")  # run the tests in the project's venv
     interpreter: str | None = Field(default=None, min_length=1)  # the Python the editor selected
+    learn: bool | None = None  # start at the tier that solved this before (learning.py); default off
     prices: dict[str, ModelPrice] | None = None  # per litellm model, for models litellm does not price
     audit_db_path: str | None = Field(default=None, alias="auditDbPath", min_length=1)
 
@@ -106,7 +107,7 @@ class RunSettings(_Layer):
 DEFAULTS = RunSettings(
     budget=BudgetLimits(maxCostUsd=0.50, maxDurationMinutes=10.0, maxIterations=20),
     simple_iterations=DEFAULT_SIMPLE_ITERATIONS, escalate=True, apply=True, test_timeout_seconds=300,
-    project_env=True, prices={}, audit_db_path=DEFAULT_AUDIT_DB,
+    project_env=True, prices={}, audit_db_path=DEFAULT_AUDIT_DB, learn=False,
 )
 
 

@@ -28,6 +28,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     resume = sub.add_parser("resume", help="carry on after a pause")
     for parser in (once, serve, status, pause, resume):
         parser.add_argument("--config", metavar="PATH", help="config file (default: micro-agent.yml at the repo top)")
+    for parser in (once, serve):
+        parser.add_argument("--learn", action="store_true",
+                            help="start each fix at the tier that solved this before (docs/learning.md)")
     for parser in (once, status, pause, resume):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
     for parser in (status, pause, resume):
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
             err.print(f"  - {problem}", markup=False)
         return EXIT_USAGE
     try:
+        if getattr(args, "learn", False):
+            settings.learn = True
         if args.command == "undo":
             return _undo(settings, args, err)
         command = args.autopilot_command

@@ -72,6 +72,13 @@ class GitHub:
             return PullRequest(int(first["number"]), str(first.get("html_url") or first.get("url", "")))
         return None
 
+    def pull_state(self, number: int) -> tuple[str, bool]:
+        """(`open` or `closed`, merged?) of pull request `number`: the fallback when no webhook reports it."""
+        found = self._call("GET", f"/repos/{self.repo}/pulls/{number}")
+        if not isinstance(found, dict) or "state" not in found:
+            raise ForgeError(f"the forge answered pull request {number} without a state: {str(found)[:200]}")
+        return str(found["state"]), bool(found.get("merged") or found.get("merged_at"))
+
     def open(self, branch: str, base: str, title: str, body: str) -> PullRequest:
         existing = self.find_open(branch)
         if existing is not None:

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,13 +74,17 @@ def resolve_base(repo: Path, base: str, remote: str | None) -> tuple[str, str, l
     return sha, ref, warnings
 
 
+_WORKTREES = threading.Lock()  # one `git worktree` change at a time in this process (passes and jobs run on threads)
+
+
 @contextmanager
 def pass_worktree(repo: Path, commit: str) -> Iterator[Path]:
     """A detached worktree of `commit`, removed afterwards. Named like the engine's, so a killed process's
     worktree is pruned by the next run."""
     path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-pass-")).resolve()
     try:
-        git(repo, "worktree", "add", "--quiet", "--detach", str(path), commit)
+        with _WORKTREES:  # git's worktree bookkeeping is not safe against a concurrent add and prune
+            git(repo, "worktree", "add", "--quiet", "--detach", str(path), commit)
         for name in LINKED_DIRS:  # the project's virtualenv / node_modules: the suite needs them
             if (repo / name).is_dir() and not (path / name).exists():
                 try:
@@ -88,9 +93,10 @@ def pass_worktree(repo: Path, commit: str) -> Iterator[Path]:
                     pass
         yield path
     finally:
-        git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
-        shutil.rmtree(path, ignore_errors=True)
-        git(repo, "worktree", "prune", check=False)
+        with _WORKTREES:
+            git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
+            shutil.rmtree(path, ignore_errors=True)
+            git(repo, "worktree", "prune", check=False)
 
 
 def file_at(repo: Path, commit: str, rel: str) -> bytes | None:

@@ -16,15 +16,16 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from micro_agent import autopilot_db as db
+from micro_agent import learning
 from micro_agent.config import ConfigError
 from micro_agent.controls import Controls
-from micro_agent.events import Escalated, Event, IterationFinished
+from micro_agent.events import Escalated, Event, IterationFinished, RunStarted
 from micro_agent.runners import run_tests
 
 from . import gitops
 from .forge import ForgeError
 from .proposal import Evidence, commit_message, failing_from, policy_refusal, pull_request
-from .settings import Settings, fix_command
+from .settings import Settings, fix_command, selection_command
 from .targets import group
 
 EXIT_OK, EXIT_UNFIXED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
@@ -108,8 +109,9 @@ def run_pass(settings: Settings, trigger: str = "once", gate: Gate | None = None
         conn.close()
 
 
-def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dict]]:
-    """Run the suite at the base head and queue one job per target not already being fixed or proposed."""
+def detect(settings: Settings, conn, trigger: str, selection: list[str] | None = None) -> tuple[PassReport, list[dict]]:
+    """Run the suite (or only the tests in `selection`, e.g. from an alert) at the base head and queue one job
+    per target not already being fixed or proposed."""
     cfg = settings.autopilot
     report = PassReport(suite=settings.suite)
     try:
@@ -122,11 +124,16 @@ def detect(settings: Settings, conn, trigger: str) -> tuple[PassReport, list[dic
     db.update_pass(conn, report.pass_id, base_commit=sha)
     db.recover_jobs(conn)  # jobs a killed process left running
     with gitops.pass_worktree(settings.root, sha) as tree:
-        tests = run_tests(settings.suite, tree, timeout_s=settings.project.test_timeout_seconds * 4)
+        command = selection_command(settings.suite, selection, tree) if selection else settings.suite
+        if selection:
+            report.suite = command
+            db.update_pass(conn, report.pass_id, suite=command)
+        tests = run_tests(command, tree, timeout_s=settings.project.test_timeout_seconds * 4)
         if tests.infra_error:
             report.outcome = "error"
-            report.message = (f"the suite `{settings.suite}` could not run at {sha[:10]}: {tests.infra_error}. "
-                              "Fix autopilot.suite in micro-agent.yml.")
+            fix = ("Check the test selection the alert names." if selection
+                   else "Fix autopilot.suite in micro-agent.yml.")
+            report.message = f"the suite `{command}` could not run at {sha[:10]}: {tests.infra_error}. {fix}"
             return report, []
         targets, unmapped = group(tests.failures, tree)
     report.failing_tests = len(tests.failures)
@@ -212,9 +219,12 @@ class _Evidence:
     def __init__(self) -> None:
         self.attempts: list[IterationFinished] = []
         self.escalations: list[Escalated] = []
+        self.start_note = ""
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, IterationFinished):
+        if isinstance(event, RunStarted):
+            self.start_note = event.start_note
+        elif isinstance(event, IterationFinished):
             self.attempts.append(event)
         elif isinstance(event, Escalated):
             self.escalations.append(event)
@@ -267,7 +277,8 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
     evidence = _Evidence()
     with gitops.pass_worktree(settings.root, job["base_commit"]) as tree:
         command = fix_command(settings.suite, job["tests"], tree)
-        job_layer = RunSettings(test_command=command, apply=False, budget=BudgetLimits(maxCostUsd=allot))
+        job_layer = RunSettings(test_command=command, apply=False, budget=BudgetLimits(maxCostUsd=allot),
+                                learn=False)  # learned below, from the project's database, not the worktree's
         try:
             request, _warnings = build_request(tree, tree / job["target"], job_layer, config_path=settings.config_path,
                                                env=settings.env)
@@ -279,6 +290,8 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
         request = request.model_copy(update={
             "run_id": run_id, "audit_db_path": settings.db_path, "test_files": test_files,
             "objective": "Make these failing tests pass: " + ", ".join(job["tests"])})
+        if settings.learn:
+            request = learning.apply(request, settings.db_path)
         report = run_engine(request, evidence, controls)
     db.update_job(conn, job["job_id"], cost_usd=job["cost_usd"] + report.total_cost_usd,
                   solved_by=report.solved_by_tier)
@@ -293,8 +306,8 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
         return _outcome(job, {"failed": "not solved"}.get(state, state), run_id=run_id, cost_usd=cost,
                         message=report.message.splitlines()[0] if report.message else "")
     failing = failing_from(job["tests"], job["errors"])
-    message = commit_message(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations))
-    title, body = pull_request(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations),
+    message = commit_message(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations, evidence.start_note))
+    title, body = pull_request(job["target"], failing, report, Evidence(evidence.attempts, evidence.escalations, evidence.start_note),
                                message)
     files = {rel: text.encode("utf-8") for rel, text in report.changed_files.items()}
     commit = gitops.commit_files(settings.root, job["base_commit"], files, message)

@@ -31,6 +31,7 @@ class Evidence:
 
     attempts: list[IterationFinished]
     escalations: list[Escalated]
+    start_note: str = ""  # why the chain started where it did (`learn`)
 
 
 def changed_lines(diff: str) -> int:
@@ -102,6 +103,8 @@ def commit_message(target: str, failing: list[Failing], report: RunReport, evide
              "What failed:"]
     lines += [f"  - {f.name}: {f.error}" if f.error else f"  - {f.name}" for f in failing]
     lines += ["", "What the analysis found:"]
+    if evidence.start_note:
+        lines.append(f"  {evidence.start_note}")
     if evidence.escalations:
         lines += [f"  {e.from_tier} → {e.to_tier}: {e.reason}" for e in evidence.escalations]
     tried = len(evidence.attempts)

@@ -6,8 +6,9 @@ event loop. The queue is the `autopilot_jobs` table: at start, jobs a crash left
 (retried once, or recorded as interrupted) and every queued job runs; a job whose delivery was cut short
 finishes that delivery, and the forge's duplicate check makes sure one job never opens two pull requests.
 
-    GET  /api/health · GET /api/status · GET /api/jobs · GET /api/jobs/{id}
-    POST /api/pause · POST /api/resume · POST /api/run · POST /hooks/github
+    GET  / (status page) · GET /metrics (Prometheus) · GET /api/health · GET /api/status · GET /api/jobs
+    GET  /api/jobs/{id} · POST /api/pause · POST /api/resume · POST /api/run
+    POST /hooks/github (CI failures start a pass; closed pull requests are recorded) · POST /hooks/alertmanager
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ import json
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from aiohttp import web
 
 from micro_agent import autopilot_db as db
 from micro_agent.controls import Controls
 
-from . import gitops
+from . import alerts, gitops, metrics, page
+from .forge import ForgeError
 from .passes import GateClosed, detect, execute_job
 from .settings import Settings
 
 COMMIT_POLL_S = float(os.environ.get("MICRO_AGENT_AUTOPILOT_POLL_S", "30"))  # how often the base head is checked
+OUTCOME_POLL_S = float(os.environ.get("MICRO_AGENT_AUTOPILOT_OUTCOME_POLL_S", "300"))  # open PRs' state
 FAILED = frozenset({"failure", "timed_out", "startup_failure"})
 
 
@@ -49,8 +52,11 @@ class Service:
         self._pass_lock = threading.Lock()
         self._pass_wanted: str | None = None  # a trigger that came while paused or during a pass
         self._running: dict[str, Controls] = {}
+        self._alerting: set[str] = set()  # fingerprints of alerts whose pass (and its jobs) is not done yet
         self._lock = threading.Lock()
         self.last_base: str | None = None
+        self.metrics = metrics.registry(self._conn, lambda: self.paused,
+                                        settings.autopilot.policy.max_daily_cost_usd)
 
     # ------------------------------------------------------------------ state
     def _conn(self):
@@ -129,11 +135,107 @@ class Service:
         if wanted and not self.paused:
             self.trigger(wanted)
 
-    def _submit(self, job: dict) -> None:
+    def _submit(self, job: dict) -> Future:
         controls = Controls()
         with self._lock:
             self._running[job["job_id"]] = controls
-        self._pool.submit(self._job, job, controls)
+        return self._pool.submit(self._job, job, controls)
+
+    # ------------------------------------------------------------------ alerts
+    def on_alerts(self, payload: alerts.Payload) -> list[dict]:
+        """Record every alert of one Alertmanager delivery; start a pass for each firing one with tests."""
+        answers = []
+        conn = self._conn()
+        try:
+            for alert in payload.alerts:
+                decision = alerts.decide(alert, self.settings.root)
+                action, reason = decision.action, decision.reason
+                if action == "start":
+                    action, reason = self._start_alert_pass(decision.fingerprint, decision.tests)
+                db.add_alert(conn, decision.fingerprint, decision.alertname, decision.status, action,
+                             decision.tests, reason, decision.labels)
+                answers.append({"fingerprint": decision.fingerprint, "alertname": decision.alertname,
+                                "action": action, "tests": decision.tests, "reason": reason})
+        finally:
+            conn.close()
+        return answers
+
+    def _start_alert_pass(self, fingerprint: str, tests: list[str]) -> tuple[str, str]:
+        if self._stopping.is_set():
+            return "ignored", "the service is shutting down"
+        if self.paused:
+            return "ignored", ("the autopilot is paused; Alertmanager sends the alert again (repeat_interval) "
+                               "while it fires")
+        with self._lock:
+            if fingerprint in self._alerting:
+                return "duplicate", "a pass for this alert is still running"
+            self._alerting.add(fingerprint)
+        threading.Thread(target=self._alert_pass, args=(fingerprint, tests), name="autopilot-alert",
+                         daemon=True).start()
+        return "started", "a pass on " + " ".join(tests)
+
+    def _alert_pass(self, fingerprint: str, tests: list[str]) -> None:
+        """One pass on the alert's tests (after any pass running now), then its jobs to their end."""
+        try:
+            while not self._pass_lock.acquire(timeout=0.5):
+                if self._stopping.is_set():
+                    return
+            try:
+                conn = self._conn()
+                try:
+                    report, jobs = detect(self.settings, conn, "alert", selection=tests)
+                    if report.pass_id:
+                        db.finish_pass(conn, report.pass_id, "error" if report.outcome == "error" else "queued",
+                                       report.message or f"{len(jobs)} job(s) queued")
+                finally:
+                    conn.close()
+            finally:
+                self._pass_lock.release()
+            wanted, self._pass_wanted = self._pass_wanted, None
+            if wanted and not self.paused:
+                self.trigger(wanted)
+            wait([self._submit(job) for job in jobs])
+        except Exception as exc:  # noqa: BLE001  (logged; the service goes on)
+            _log(f"pass for alert {fingerprint[:16]} failed: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._alerting.discard(fingerprint)
+
+    # ------------------------------------------------------------------ what became of the fixes
+    def pr_closed(self, number: int | None, branch: str | None, merged: bool, source: str) -> tuple[bool, str]:
+        """Record that a pull request the autopilot opened was merged or closed unmerged."""
+        conn = self._conn()
+        try:
+            proposal = db.proposal_for_pr(conn, number, branch)
+            if proposal is None:
+                return False, f"ignored: pull request {number} ({branch}) was not opened by the autopilot"
+            if proposal["closed_at"]:
+                return False, f"already recorded: pull request {number} was {proposal['reason']}"
+            db.record_pr_closed(conn, proposal["id"], merged, source)
+            return True, f"run {proposal['run_id'][:8]}: pull request {number} {'merged' if merged else 'closed'}"
+        finally:
+            conn.close()
+
+    def poll_outcomes(self) -> int:
+        """Ask the forge about each open pull request (the fallback without a webhook); returns how many closed."""
+        forge = self.settings.forge
+        if forge is None:
+            return 0
+        conn = self._conn()
+        try:
+            open_ones = [p for p in db.list_proposals(conn, limit=200) if p["state"] == "open" and p["pr_number"]]
+        finally:
+            conn.close()
+        closed = 0
+        for proposal in open_ones:
+            try:
+                state, merged = forge.pull_state(int(proposal["pr_number"]))
+            except ForgeError as exc:
+                _log(f"cannot read pull request {proposal['pr_number']}: {exc}")
+                return closed
+            if state == "closed":
+                closed += self.pr_closed(proposal["pr_number"], proposal["branch"], merged, "poll")[0]
+        return closed
 
     def _job(self, job: dict, controls: Controls) -> None:
         try:
@@ -254,6 +356,41 @@ def build_app(service: Service, secret: str | None) -> web.Application:
         started = service.trigger("api")
         return web.json_response({"started": started, "paused": service.paused}, status=202)
 
+    @routes.get("/")
+    async def status_page(_request: web.Request) -> web.Response:
+        def render() -> str:
+            conn = service._conn()
+            try:
+                return page.render(conn, paused=service.paused, base=service.settings.autopilot.base,
+                                   root=str(service.settings.root))
+            finally:
+                conn.close()
+
+        return web.Response(text=await asyncio.to_thread(render), content_type="text/html")
+
+    @routes.get("/static/{name}")
+    async def static(request: web.Request) -> web.Response:
+        found = page.static_file(request.match_info["name"])
+        if found is None:
+            return web.json_response({"error": "not found"}, status=404)
+        return web.FileResponse(found, headers={"Cache-Control": "max-age=86400"})
+
+    @routes.get("/metrics")
+    async def prometheus(_request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(metrics.exposition, service.metrics)
+        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+
+    @routes.post("/hooks/alertmanager")
+    async def alertmanager(request: web.Request) -> web.Response:
+        try:
+            payload = alerts.read_payload(json.loads(await request.read() or b"{}"))
+        except ValueError as exc:  # bad JSON, or not an Alertmanager v4 payload
+            why = str(exc) if isinstance(exc, alerts.PayloadProblem) else "the body is not JSON"
+            return web.json_response({"error": f"{why}; point an Alertmanager webhook_configs url here"},
+                                     status=400)
+        answers = await asyncio.to_thread(service.on_alerts, payload)
+        return web.json_response({"alerts": answers}, status=202)
+
     @routes.post("/hooks/github")
     async def github(request: web.Request) -> web.Response:
         body = await request.read()
@@ -264,7 +401,17 @@ def build_app(service: Service, secret: str | None) -> web.Application:
         except ValueError:
             return web.json_response({"error": "the body is not JSON: set the webhook's content type to "
                                                "application/json"}, status=400)
-        wanted, why = wants_pass(request.headers.get("X-GitHub-Event", ""), payload, service.settings.autopilot.base)
+        event = request.headers.get("X-GitHub-Event", "")
+        if event == "pull_request":
+            pull = payload.get("pull_request") or {}
+            if payload.get("action") != "closed":
+                return web.json_response({"recorded": False, "reason": f"ignored: pull_request "
+                                                                       f"{payload.get('action')}"}, status=202)
+            recorded, why = await asyncio.to_thread(service.pr_closed, pull.get("number"),
+                                                    (pull.get("head") or {}).get("ref"), bool(pull.get("merged")),
+                                                    "webhook")
+            return web.json_response({"recorded": recorded, "reason": why}, status=202)
+        wanted, why = wants_pass(event, payload, service.settings.autopilot.base)
         started = service.trigger("webhook") if wanted else False
         return web.json_response({"pass": wanted, "started": started, "reason": why}, status=202)
 
@@ -285,10 +432,17 @@ def build_app(service: Service, secret: str | None) -> web.Application:
                 elif await asyncio.to_thread(service.base_moved):
                     service.trigger("commit")
 
+        async def outcomes() -> None:  # the fallback for a forge without a pull_request webhook
+            while True:
+                await asyncio.sleep(OUTCOME_POLL_S)
+                await asyncio.to_thread(service.poll_outcomes)
+
         task = asyncio.create_task(schedule())
+        polling = asyncio.create_task(outcomes())
         await asyncio.to_thread(service.start)
         yield
         task.cancel()
+        polling.cancel()
         await asyncio.to_thread(service.stop)
 
     app.cleanup_ctx.append(background)

@@ -29,6 +29,7 @@ class Settings:
     suite: str
     forge: GitHub | None
     env: dict[str, str] = field(default_factory=dict)
+    learn: bool = False  # `--learn` or micro-agent.yml's `learn`: each fix starts at the learned tier
 
 
 def load(start: Path, config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -69,7 +70,8 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return Settings(root=root, config_path=config_path, project=effective, autopilot=autopilot,
-                    db_path=root / effective.audit_db_path, suite=suite or "", forge=forge, env=env)
+                    db_path=root / effective.audit_db_path, suite=suite or "", forge=forge, env=env,
+                    learn=bool(effective.learn))
 
 
 def detect_suite(root: Path) -> str | None:
@@ -96,3 +98,8 @@ def fix_command(suite: str, tests: list[str], cwd: Path) -> str | None:
     if match is None or not tests:
         return None
     return f"{match.group(0)} -q " + " ".join(shlex.quote(t) for t in tests)
+
+
+def selection_command(suite: str, tests: list[str], cwd: Path) -> str:
+    """The suite narrowed to `tests` (an alert's selection): pytest's node ids, else appended to the suite."""
+    return fix_command(suite, tests, cwd) or f"{suite} " + " ".join(shlex.quote(t) for t in tests)

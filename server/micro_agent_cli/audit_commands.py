@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Read the audit log: every attempt of every run, with its tier, model, tests, cost and diff.",
     )
     parser.set_defaults(handler=run)
-    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export,prune,autopilot}", required=True)
+    commands = parser.add_subparsers(dest="audit_command", metavar="{runs,show,export,prune,autopilot,stats}", required=True)
 
     runs = commands.add_parser("runs", help="the recorded runs, newest first")
     runs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N runs (50)")
@@ -72,7 +72,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     autopilot = commands.add_parser("autopilot", help="the autopilot's passes, jobs, pull requests and undos")
     autopilot.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="at most N rows each (20)")
 
-    for sub in (runs, show, export, autopilot):
+    from .audit_stats import add_arguments as add_stats_arguments
+
+    stats = commands.add_parser("stats", help="solve rate, iterations, cost and merge rate per tier, model and target")
+    add_stats_arguments(stats)
+
+    for sub in (runs, show, export, autopilot, stats):
         sub.add_argument("--db", type=Path, metavar="PATH",
                          help="the audit database (default: auditDbPath of micro-agent.yml, .micro-agent/audit.db)")
 
@@ -118,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
                 render_run(out, run_row, audit.get_attempts(conn, run_row["run_id"]),
                            audit.get_escalations(conn, run_row["run_id"]),
                            _run_root(run_row, root))
+            elif args.audit_command == "stats":
+                from .audit_stats import run as stats_run
+
+                stats_run(out, conn, args)
             elif args.audit_command == "autopilot":
                 from .audit_autopilot import render as render_autopilot
 

@@ -23,6 +23,7 @@ def flags_given(args: argparse.Namespace) -> dict[str, Any]:
         "escalate": False if args.no_escalate else None,
         "tierConfig": str(Path(args.tier_config).resolve()) if args.tier_config else None,  # relative to the cwd
         "testTimeoutSeconds": args.test_timeout, "projectEnv": False if args.no_project_env else None,
+        "learn": True if getattr(args, "learn", None) else None,
         "apply": False if args.dry_run else None,
         "budget": {"maxCostUsd": args.max_budget, "maxDurationMinutes": args.max_duration,
                    "maxIterations": args.max_iterations},

@@ -82,6 +82,8 @@ def build_parser(faces: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--no-project-env", action="store_true",
                      help="run the tests with PATH as it is, not with the project's venv first")
     run.add_argument("--dry-run", action="store_true", help="print the fix as a diff; leave your files alone")
+    run.add_argument("--learn", action="store_true", default=None,
+                     help="start at the tier that solved this before (docs/learning.md; `learn: true` in the yml)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the final report")
     run.add_argument("-v", "--verbose", action="store_true", help="show prompt sizes and test output")
 

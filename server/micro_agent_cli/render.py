@@ -55,6 +55,8 @@ class Renderer:
                            f"[dim]{escape(e.test_command)}[/] · chain: {escape(chain)}")
         if e.environment:
             self.console.print(f"Environment: [dim]{escape(e.environment)}[/]")
+        if e.start_note:
+            self.console.print(f"[cyan]{escape(e.start_note)}[/]")
         self._live("running the tests on your code")
 
     def on_tests_finished(self, e: TestsFinished) -> None:

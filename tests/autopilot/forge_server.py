@@ -1,6 +1,6 @@
 """A local HTTP server standing in for GitHub's REST API: it records every request and keeps pull requests.
 
-Only what the autopilot uses: list/create/update pull requests, add labels, add comments. Requests without
+Only what the autopilot uses: list/create/read/update pull requests (`merge(n)` merges one, as a maintainer), add labels, add comments. Requests without
 `Authorization: Bearer <token>` get 401, like GitHub.
 
     with RecordingForge(token="t") as forge:
@@ -39,6 +39,13 @@ class RecordingForge:
         with self.lock:
             return [r for r in self.requests if r["method"] == method and path_part in r["path"]]
 
+    def merge(self, number: int) -> dict[str, Any]:
+        """Merge pull request `number` the way a maintainer would (closed, merged)."""
+        with self.lock:
+            pull = self.pulls[number - 1]
+            pull.update({"state": "closed", "merged": True, "merged_at": "2026-01-01T00:00:00Z"})
+            return dict(pull)
+
     def __enter__(self) -> RecordingForge:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
@@ -62,6 +69,11 @@ class RecordingForge:
                     "html_url": f"{self.url}/{m.group('repo')}/pull/{number}", "comments": []}
             self.pulls.append(pull)
             return 201, pull
+        if (m := _PULL.match(path)) and method == "GET":
+            number = int(m.group("number"))
+            if not 0 < number <= len(self.pulls):
+                return 404, {"message": "Not Found"}
+            return 200, self.pulls[number - 1]
         if (m := _PULL.match(path)) and method == "PATCH":
             pull = self.pulls[int(m.group("number")) - 1]
             pull.update({k: v for k, v in body.items() if k in ("state", "title", "body")})
