@@ -73,7 +73,7 @@ class _ProgressLines:
         self.run, self.cost = run, f"${run.cost_usd:.4f}"
 
     def on_run_started(self, event: RunStarted) -> str:
-        return "running the tests"
+        return f"{event.start_note} · running the tests" if event.start_note else "running the tests"
 
     def on_tests_finished(self, event: TestsFinished) -> str:
         if event.iteration == 0:
