@@ -89,6 +89,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX autopilot_jobs_by_state ON autopilot_jobs (state, created_at)",
         "CREATE INDEX autopilot_proposals_by_base ON autopilot_proposals (base_commit, target)",
     ),
+    (  # where each job ran (micro_agent.executor): local or ray, and the node
+        "ALTER TABLE autopilot_jobs ADD COLUMN executor TEXT",
+        "ALTER TABLE autopilot_jobs ADD COLUMN node TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .autopilot_config import AutopilotConfig
+from .executor import ExecutorConfig
 
 Mode = Literal["simple", "full"]
 
@@ -108,6 +109,7 @@ class ProjectConfig(_Strict):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     project_env: bool = Field(default=True, alias="projectEnv")  # run the tests in the project's venv
     autopilot: AutopilotConfig | None = None  # read by the autopilot face only; None: an empty section
+    executor: ExecutorConfig | None = None  # where fix jobs run (micro_agent.executor); None: the local pool
 
 
 class RunRequest(BaseModel):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from micro_agent.autopilot_config import AutopilotConfig
 from micro_agent.config import CONFIG_FILE_NAME, ConfigError, ProjectConfig, load_project_config, load_tier_file
+from micro_agent.executor import ExecutorConfig, resolve
 from micro_agent.runners import select_runner
 from micro_agent.runners import shell
 from micro_agent.runners.pytest import INVOCATION
@@ -27,6 +28,7 @@ class Settings:
     suite: str
     forge: GitHub | None
     env: dict[str, str] = field(default_factory=dict)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where the fix jobs run
 
 
 def load(start: Path, config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -66,7 +68,8 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     return Settings(root=root, config_path=config_path, project=project, autopilot=autopilot,
-                    db_path=root / audit_path, suite=suite or "", forge=forge, env=env)
+                    db_path=root / audit_path, suite=suite or "", forge=forge, env=env,
+                    executor=resolve(project.executor, env=env))
 
 
 def detect_suite(root: Path) -> str | None:
