@@ -10,6 +10,7 @@ never retried by Ray (`max_retries=0`): the head decides (micro_agent.dispatch),
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import defaultdict
@@ -24,6 +25,10 @@ from .events import Event
 from .executor import ExecutorUnavailable, JobCancelled, WorkerLost
 from .fixjob import FixJob, JobResult, run_fix_job
 
+# The model's settings and credentials a worker needs to call it, taken from the head's environment and set in
+# each task's runtime_env (docs/scaling.md); anything else on a worker is the worker's own.
+FORWARDED_ENV = re.compile(r"^(OPENAI|ANTHROPIC|AZURE|GEMINI|GOOGLE|MISTRAL|GROQ|DEEPSEEK|OLLAMA|OPENROUTER|TOGETHER"
+                           r"|LITELLM|AWS|VERTEX|HF|HUGGINGFACE)_[A-Z0-9_]*$|^MICRO_AGENT_[A-Z0-9_]*$")
 POLL_S = 0.25  # how often the head takes a running job's events from the relay
 CANCEL_GRACE_S = 10.0  # a cancelled task that has not stopped by then is killed
 _LOST = (ray_errors.WorkerCrashedError, ray_errors.NodeDiedError, ray_errors.ObjectLostError,
@@ -83,7 +88,8 @@ class RayExecutor:
 
     def submit_fix(self, job: FixJob, on_event: Callable[[Event], None]) -> Future[JobResult]:
         outer: Future[JobResult] = Future()
-        ref = run_on_worker.remote(job, self._relay)
+        env = {k: v for k, v in os.environ.items() if FORWARDED_ENV.match(k)}
+        ref = run_on_worker.options(runtime_env={"env_vars": env}).remote(job, self._relay)
         with self._lock:
             self._refs[outer] = ref
         outer.set_running_or_notify_cancel()
