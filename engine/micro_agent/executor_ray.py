@@ -63,6 +63,22 @@ def run_on_worker(job: FixJob, relay) -> JobResult:
         ray.get(relay.put.remote(job.job_id, []))  # every event is at the relay before the result is
 
 
+def _keep_stdout_clean() -> None:
+    """Ray prints its workers' errors ("(raylet) A worker died…") on the driver's stdout, which carries our
+    `--json`: send them to stderr (Ray's listener looks the printer up at each call)."""
+    from ray._private import worker
+
+    printer = worker.print_to_stdstream
+    if getattr(printer, "micro_agent", False):
+        return
+
+    def to_stderr(data, *args, **kwargs):
+        return printer({**data, "is_err": True}, *args, **kwargs)
+
+    to_stderr.micro_agent = True
+    worker.print_to_stdstream = to_stderr
+
+
 class RayExecutor:
     kind = "ray"
 
@@ -77,6 +93,7 @@ class RayExecutor:
                 raise ExecutorUnavailable(
                     f"cannot reach the Ray cluster at {where}: {exc}. Start one with `ray start --head`, check "
                     "--ray-address / RAY_ADDRESS / executor.address, or use `--executor local`") from None
+        _keep_stdout_clean()
         self.address = address
         self._relay = EventRelay.options(name=f"micro-agent-relay-{os.getpid()}", get_if_exists=True).remote()
         self._refs: dict[Future, Any] = {}
