@@ -172,6 +172,11 @@ def _run_pass(settings: Settings, conn, trigger: str, gate: Gate | None, control
         report, jobs = detect(settings, conn, trigger)
     except gitops.GitError as exc:  # e.g. no worktree can be made: say so, keep nothing half-done
         report, jobs = PassReport(suite=settings.suite, outcome="error", message=str(exc)), []
+    if jobs and report.outcome != "error":
+        try:  # asking for Ray where it is not installed or not reachable: say so once, run nothing
+            shared_executor(settings.executor, settings.autopilot.policy.max_concurrent_runs)
+        except ExecutorUnavailable as exc:
+            report.outcome, report.message = "error", str(exc)
     if report.outcome == "error":
         if report.pass_id:
             db.finish_pass(conn, report.pass_id, "error", report.message)
