@@ -75,3 +75,76 @@ def test_an_unknown_executor_kind_in_the_config_is_named(tmp_path, artisan, cli_
     (root / "micro-agent.yml").write_text(config)
     done = micro_agent(["autopilot", "once"], root, cli_env, timeout=120)
     assert done.returncode == 2 and "executor.kind" in done.stderr, done.stderr
+
+
+BUGS = {  # target -> (buggy, fixed, its test)
+    "src/calc.py": ("def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n",
+                    "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"),
+    "src/stats.py": ("def mean(v):\n    return sum(v) / (len(v) + 1)\n", "def mean(v):\n    return sum(v) / len(v)\n",
+                     "from src.stats import mean\n\n\ndef test_mean():\n    assert mean([2, 4]) == 3\n"),
+    "src/text.py": ("def shout(s):\n    return s.lower()\n", "def shout(s):\n    return s.upper()\n",
+                    "from src.text import shout\n\n\ndef test_shout():\n    assert shout('hi') == 'HI'\n"),
+}
+
+
+def three_bugs(tmp_path: Path, model_server, **config) -> tuple[Path, str]:
+    """A git project with three independent bugs, and the scripted model that fixes whichever file it is shown."""
+    import json
+    import uuid
+
+    from autopilot_support import git
+    from conftest import fenced
+
+    name = f"fixer-{uuid.uuid4().hex[:8]}"
+
+    def fixer(request: dict) -> str:
+        for target, (_buggy, fixed, _test) in BUGS.items():
+            if f"## File to fix: {target}" in request["prompt"]:
+                return fenced(fixed)
+        return "I do not know this file."
+
+    model_server.script(name, [fixer])
+    root = tmp_path / "proj"
+    files = {"conftest.py": "", ".gitignore": ".micro-agent/\n__pycache__/\n"}
+    for target, (buggy, _fixed, test) in BUGS.items():
+        files[target] = buggy
+        files[f"tests/test_{Path(target).stem}.py"] = test
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "micro-agent.yml").write_text(json.dumps({"models": {"artisan": f"openai/{name}"},
+                                                      "budget": {"maxIterations": 3}, **config}))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "bugs")
+    return root, name
+
+
+def test_run_over_three_targets_fixes_each_through_the_local_pool(tmp_path, model_server, cli_env):
+    import json
+    import sqlite3
+
+    root, _name = three_bugs(tmp_path, model_server)
+    (root / "src" / "text.py").write_text(BUGS["src/text.py"][0] + "# my uncommitted note\n")  # an overlay
+    done = micro_agent(["run", *BUGS, "--json", "--jobs", "2"], root, cli_env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert [(t["target"], t["outcome"], t["applied"], t["executor"]) for t in report["targets"]] == [
+        (target, "success", True, "local") for target in BUGS]
+    for target, (_buggy, fixed, _test) in BUGS.items():
+        text = (root / target).read_text()
+        assert text.startswith(fixed.rstrip("\n")) or fixed in text, (target, text)
+    with sqlite3.connect(root / ".micro-agent" / "audit.db") as conn:
+        rows = dict(conn.execute("SELECT run_id, outcome FROM runs"))
+    assert all(rows[t["run_id"]] == "success" for t in report["targets"]), rows
+
+
+def test_all_failing_finds_the_targets_and_fixes_each_with_just_its_tests(tmp_path, model_server, cli_env):
+    import json
+
+    root, name = three_bugs(tmp_path, model_server, test=f"{sys.executable} -m pytest -q tests")
+    done = micro_agent(["run", "--all-failing", "--json", "--jobs", "1", "--dry-run"], root, cli_env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(t["target"] for t in json.loads(done.stdout)["targets"]) == sorted(BUGS)
+    assert all(not t["applied"] for t in json.loads(done.stdout)["targets"])
+    assert (root / "src" / "calc.py").read_text() == BUGS["src/calc.py"][0]  # --dry-run: files untouched
