@@ -35,6 +35,8 @@ except ImportError:
                 allow_module_level=True)
 
 RAY_BIN = str(Path(sys.executable).parent / "ray")
+# A cluster of the test's own: no token (a ~/.ray/auth_token left by another Ray would switch auth on), no stats.
+NO_AUTH = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 BUGS = {  # target -> (buggy, fixed, test)
     "src/calc.py": ("def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n",
                     "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"),
@@ -69,18 +71,23 @@ def ray_cluster():
     """(GCS address, dashboard URL): a head node and one worker node, one CPU each, stopped afterwards."""
     marker = uuid.uuid4().hex
     temp = tempfile.mkdtemp(prefix="mar", dir="/tmp")  # short: Ray's socket paths have a length limit
-    env = {**os.environ, "MICRO_AGENT_TEST_RAY": marker, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "MICRO_AGENT_TEST_RAY": marker, **NO_AUTH}
     port, dashboard = _free_port(), _free_port()
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--temp-dir", temp]
+    def ray_start(*args: str) -> None:
+        done = subprocess.run([RAY_BIN, "start", *args, *common], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"`ray start {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
+
     try:
-        subprocess.run([RAY_BIN, "start", "--head", "--port", str(port), "--include-dashboard", "true",
-                        "--dashboard-port", str(dashboard), "--ray-client-server-port", str(_free_port()),
-                        "--dashboard-agent-listen-port", str(_free_port()), *common],
-                       env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([RAY_BIN, "start", "--address", f"127.0.0.1:{port}",
-                        "--dashboard-agent-listen-port", str(_free_port()), *common],
-                       env=env, check=True, capture_output=True, timeout=120)
+        ray_start("--head", "--port", str(port), "--include-dashboard", "true", "--dashboard-port", str(dashboard),
+                  "--ray-client-server-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()))
+        ray_start("--address", f"127.0.0.1:{port}", "--dashboard-agent-listen-port", str(_free_port()))
+        saved = {k: os.environ.get(k) for k in NO_AUTH}
+        os.environ.update(NO_AUTH)  # for the state API calls made from this process
         yield f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}"
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+        for k in (k for k, v in saved.items() if v is None):
+            os.environ.pop(k, None)
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in _ours(marker):
@@ -140,7 +147,7 @@ def test_a_pass_runs_three_jobs_on_ray_and_proposes_three_fixes(tmp_path, ray_cl
     artisan = f"fixer-{uuid.uuid4().hex[:8]}"
     model_server.script(artisan, [_fixer])
     root = _project(tmp_path, f"openai/{artisan}", BUGS)
-    env = {**cli_env, "RAY_ADDRESS": address}
+    env = {**cli_env, "RAY_ADDRESS": address, **NO_AUTH}
 
     done = micro_agent(["autopilot", "once", "--json"], root, env, timeout=400)
 
@@ -183,7 +190,7 @@ def test_a_worker_killed_mid_job_is_retried_and_its_finished_iteration_is_kept(
     model_server.script(artisan, [fenced("def add(a, b):\n    return a * b\n"),
                                   {"content": fenced(fixed), "delay": 90}, fenced(fixed)])
     root = _project(tmp_path, f"openai/{artisan}", {"src/calc.py": BUGS["src/calc.py"]})
-    env = {**cli_env, "RAY_ADDRESS": address}
+    env = {**cli_env, "RAY_ADDRESS": address, **NO_AUTH}
     db = root / ".micro-agent" / "audit.db"
     head = subprocess.Popen([BIN_MICRO_AGENT, "autopilot", "once", "--json"], cwd=root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -217,3 +224,20 @@ def _attempts_safe(db: Path) -> dict:
         return _attempts(db)
     except sqlite3.Error:  # the head has not made the tables yet
         return {}
+
+
+def test_run_all_failing_on_ray_applies_the_three_fixes(tmp_path, ray_cluster, model_server, cli_env):
+    address, _dashboard = ray_cluster
+    artisan = f"fixer-{uuid.uuid4().hex[:8]}"
+    model_server.script(artisan, [_fixer])
+    root = _project(tmp_path, f"openai/{artisan}", BUGS)
+    done = micro_agent(["run", "--all-failing", "-t", f"{sys.executable} -m pytest -q tests", "--json",
+                        "--ray-address", address, "--jobs", "3"], root, {**cli_env, **NO_AUTH}, timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert sorted((t["target"], t["outcome"], t["applied"], t["executor"]) for t in report["targets"]) == [
+        (target, "success", True, "ray") for target in sorted(BUGS)]
+    for target, (_buggy, fixed, _test) in BUGS.items():
+        assert (root / target).read_text() == fixed
+    attempts = _attempts(root / ".micro-agent" / "audit.db")
+    assert all(attempts[t["run_id"]] == ("success", 1) for t in report["targets"]), attempts
