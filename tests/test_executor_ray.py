@@ -54,16 +54,24 @@ def _free_port() -> int:
 
 
 def _ours(marker: str) -> list[int]:
-    """The processes this fixture's `ray start` made: they all inherit its marker variable."""
-    pids = []
+    """The processes this fixture's `ray start` made: those that inherited its marker variable, and their
+    children (Ray's agents and workers rename themselves, which overwrites what /proc shows of their env)."""
+    marked, parent = set(), {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if f"MICRO_AGENT_TEST_RAY={marker}".encode() in (entry / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if f"MICRO_AGENT_TEST_RAY={marker}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                marked.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    ours, grew = set(marked), True
+    while grew:
+        children = {pid for pid, ppid in parent.items() if ppid in ours} - ours
+        ours |= children
+        grew = bool(children)
+    return sorted(ours)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +97,9 @@ def ray_cluster():
         for k in (k for k, v in saved.items() if v is None):
             os.environ.pop(k, None)
     finally:
+        pids = _ours(marker)  # taken before any is killed: an orphan's parent is no longer ours
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in _ours(marker):
+            for pid in pids:
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
