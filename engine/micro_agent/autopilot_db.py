@@ -105,6 +105,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE autopilot_proposals ADD COLUMN merged_at TEXT",
         "ALTER TABLE autopilot_proposals ADD COLUMN closed_at TEXT",
     ),
+    (  # 3: where each job ran (micro_agent.executor): local or ray, and the node
+        "ALTER TABLE autopilot_jobs ADD COLUMN executor TEXT",
+        "ALTER TABLE autopilot_jobs ADD COLUMN node TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .autopilot_config import AutopilotConfig
+from .executor import ExecutorConfig
 from .config import (CONFIG_FILE_NAME, DEFAULT_AUDIT_DB, DEFAULT_SIMPLE_ITERATIONS, Budget, ConfigError, Mode,
                      ModelPrice, Tier, TierFile, describe_errors, load_tier_file, model_format_problem, read_mapping)
 
@@ -135,6 +136,7 @@ class ProjectConfig(RunSettings):
     """micro-agent.yml: a layer of run settings, plus the `autopilot:` section (read by the autopilot face only)."""
 
     autopilot: AutopilotConfig | None = None  # None: an empty section
+    executor: ExecutorConfig | None = None  # where fix jobs run (micro_agent.executor); None: the local pool
 
 
 def load_project_config(path: Path | None) -> ProjectConfig:

@@ -33,6 +33,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                             help="start each fix at the tier that solved this before (docs/learning.md)")
     for parser in (once, status, pause, resume):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+    for parser in (once, serve):  # where the fix jobs run (docs/scaling.md)
+        parser.add_argument("--executor", choices=("local", "ray"), help="local pool (default) or a Ray cluster")
+        parser.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster (ray://host:10001; implies --executor ray)")
     for parser in (status, pause, resume):
         parser.add_argument("--url", metavar="URL", help="a running service (default: the project's state file)")
 
@@ -58,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             err.print(f"  - {problem}", markup=False)
         return EXIT_USAGE
+    if getattr(args, "executor", None) or getattr(args, "ray_address", None):
+        from micro_agent.executor import resolve
+
+        settings.executor = resolve(settings.executor, args.executor, args.ray_address, settings.env)
     try:
         if getattr(args, "learn", False):
             settings.learn = True

@@ -8,7 +8,6 @@ The user's checkout, index and current branch are never touched. State lives in 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -19,7 +18,9 @@ from micro_agent import autopilot_db as db
 from micro_agent import learning
 from micro_agent.config import ConfigError
 from micro_agent.controls import Controls
+from micro_agent.dispatch import dispatch_fix
 from micro_agent.events import Escalated, Event, IterationFinished, RunStarted
+from micro_agent.executor import BudgetPool, ExecutorUnavailable, shared_executor
 from micro_agent.runners import run_tests
 
 from . import gitops
@@ -48,6 +49,8 @@ class JobOutcome(BaseModel):
     run_id: str | None = None
     cost_usd: float = 0.0
     message: str = ""
+    executor: str | None = None  # where the job ran: local or ray
+    node: str | None = None  # the Ray node id, or the host name for the local pool
 
 
 class PassReport(BaseModel):
@@ -69,8 +72,7 @@ class PassReport(BaseModel):
 
 # ---------------------------------------------------------------- the daily budget
 
-_budget_lock = threading.Lock()
-_reserved: dict[str, float] = {}  # job id → dollars set aside for its run
+_daily = BudgetPool(cap_usd=None)  # job id → dollars set aside for its run; the cap is read per reservation
 
 
 def _today() -> str:
@@ -80,20 +82,13 @@ def _today() -> str:
 def _reserve(settings: Settings, conn, job_id: str) -> float | None:
     """Dollars this job may spend: the run budget, capped by what is left of today's shared budget after
     every running job's share. None when nothing is left."""
-    per_run = settings.project.budget.max_cost_usd
-    with _budget_lock:
-        left = (settings.autopilot.policy.max_daily_cost_usd - db.cost_since(conn, _today())
-                - sum(_reserved.values()))
-        if left <= 1e-9:
-            return None
-        allot = min(left, per_run) if per_run else left
-        _reserved[job_id] = allot
-        return allot
+    _daily.cap_usd = settings.autopilot.policy.max_daily_cost_usd
+    share = _daily.reserve(job_id, settings.project.budget.max_cost_usd, spent_usd=db.cost_since(conn, _today()))
+    return None if share is None else share.cost_usd
 
 
 def _release(job_id: str) -> None:
-    with _budget_lock:
-        _reserved.pop(job_id, None)
+    _daily.settle(job_id)  # what the job spent is in the database by now
 
 
 # ---------------------------------------------------------------- a pass
@@ -184,6 +179,11 @@ def _run_pass(settings: Settings, conn, trigger: str, gate: Gate | None, control
         report, jobs = detect(settings, conn, trigger)
     except gitops.GitError as exc:  # e.g. no worktree can be made: say so, keep nothing half-done
         report, jobs = PassReport(suite=settings.suite, outcome="error", message=str(exc)), []
+    if jobs and report.outcome != "error":
+        try:  # asking for Ray where it is not installed or not reachable: say so once, run nothing
+            shared_executor(settings.executor, settings.autopilot.policy.max_concurrent_runs)
+        except ExecutorUnavailable as exc:
+            report.outcome, report.message = "error", str(exc)
     if report.outcome == "error":
         if report.pass_id:
             db.finish_pass(conn, report.pass_id, "error", report.message)
@@ -249,7 +249,8 @@ def execute_job(settings: Settings, job: dict, gate: Gate | None = None,
 
 
 def _outcome(job: dict, outcome: str, **fields) -> JobOutcome:
-    return JobOutcome(job_id=job["job_id"], target=job["target"], tests=job["tests"], outcome=outcome, **fields)
+    return JobOutcome(job_id=job["job_id"], target=job["target"], tests=job["tests"], outcome=outcome,
+                      **{"executor": job.get("executor"), "node": job.get("node"), **fields})
 
 
 def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, controls: Controls | None) -> JobOutcome | None:
@@ -270,7 +271,6 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
         return _outcome(job, "budget", message=message)
     if not db.claim_job(conn, job["job_id"], run_id):
         return None
-    from micro_agent.engine import run as run_engine
     from micro_agent.request_builder import build_request
     from micro_agent.run_settings import BudgetLimits, RunSettings
 
@@ -288,11 +288,27 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
             return _outcome(job, "error", run_id=run_id, message=message)
         test_files = sorted({t.split("::", 1)[0] for t in job["tests"] if (tree / t.split("::", 1)[0]).is_file()})
         request = request.model_copy(update={
-            "run_id": run_id, "audit_db_path": settings.db_path, "test_files": test_files,
+            "run_id": run_id, "test_files": test_files,
             "objective": "Make these failing tests pass: " + ", ".join(job["tests"])})
         if settings.learn:
             request = learning.apply(request, settings.db_path)
-        report = run_engine(request, evidence, controls)
+        try:
+            executor = shared_executor(settings.executor, settings.autopilot.policy.max_concurrent_runs)
+        except ExecutorUnavailable as exc:
+            db.update_job(conn, job["job_id"], state="error", message=str(exc))
+            return _outcome(job, "error", run_id=run_id, message=str(exc))
+        done = dispatch_fix(executor, settings.root, job["job_id"], job["base_commit"], request, evidence,
+                            settings.db_path, controls)
+    where = {"executor": done.placement.executor, "node": done.placement.node}
+    job = {**job, **where, "cost_usd": job["cost_usd"] + done.lost_cost_usd}
+    db.update_job(conn, job["job_id"], run_id=done.run_id, cost_usd=job["cost_usd"], **where)
+    if done.report is None:  # the worker was lost twice, or the job was cancelled
+        if done.outcome == "cancelled":
+            db.update_job(conn, job["job_id"], state="queued", message="stopped by a shutdown; runs again at the next start")
+        else:
+            db.update_job(conn, job["job_id"], state="interrupted", message=done.message)
+        return _outcome(job, "interrupted", run_id=done.run_id, message=done.message)
+    report, run_id = done.report, done.run_id
     db.update_job(conn, job["job_id"], cost_usd=job["cost_usd"] + report.total_cost_usd,
                   solved_by=report.solved_by_tier)
     cost = job["cost_usd"] + report.total_cost_usd

@@ -18,12 +18,21 @@ def pass_table(report: PassReport) -> Table:
     table.add_column("target", overflow="fold")
     table.add_column("outcome")
     table.add_column("branch / PR", overflow="fold")
+    table.add_column("ran on", overflow="fold")
     for job in report.jobs:
         where = job.pr_url or job.branch or job.message
         table.add_row("\n".join(job.tests), job.target or "—",
                       f"[{OUTCOME_STYLES.get(job.outcome, 'white')}]{job.outcome}[/]",
-                      where + (f"\n{job.message}" if (job.pr_url or job.branch) and job.message else ""))
+                      where + (f"\n{job.message}" if (job.pr_url or job.branch) and job.message else ""),
+                      ran_on(job.executor, job.node))
     return table
+
+
+def ran_on(executor: str | None, node: str | None) -> str:
+    """`ray 3f9c2a1b` / `local myhost`: where a job ran (a Ray node id is shown by its first 8 digits)."""
+    if not executor:
+        return ""
+    return f"{executor} {(node or '')[:8] if executor == 'ray' else node or ''}".strip()
 
 
 def status_text(answer: dict) -> str:
@@ -31,5 +40,5 @@ def status_text(answer: dict) -> str:
              + (f" (service at {answer['service']})" if answer.get("service") else " (no service running)")]
     for job in answer.get("jobs", [])[:20]:
         lines.append(f"  {job['job_id'][:8]}  {job['state']:<11} {job['target']:<30} "
-                     f"{job.get('pr_url') or job.get('branch') or ''}")
+                     f"{ran_on(job.get('executor'), job.get('node')):<14} {job.get('pr_url') or job.get('branch') or ''}")
     return "\n".join(lines)

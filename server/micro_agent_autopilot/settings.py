@@ -11,6 +11,7 @@ from micro_agent.autopilot_config import AutopilotConfig
 from micro_agent.config import CONFIG_FILE_NAME, ConfigError, load_tier_file
 from micro_agent.run_settings import (DEFAULTS, ProjectConfig, RunSettings, load_project_config, merge_layers,
                                       tier_file_layer, tier_path)
+from micro_agent.executor import ExecutorConfig, resolve
 from micro_agent.runners import select_runner
 from micro_agent.runners import shell
 from micro_agent.runners.pytest import INVOCATION
@@ -30,6 +31,7 @@ class Settings:
     forge: GitHub | None
     env: dict[str, str] = field(default_factory=dict)
     learn: bool = False  # `--learn` or micro-agent.yml's `learn`: each fix starts at the learned tier
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where the fix jobs run
 
 
 def load(start: Path, config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -71,7 +73,7 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
         raise ConfigError(list(dict.fromkeys(problems)))
     return Settings(root=root, config_path=config_path, project=effective, autopilot=autopilot,
                     db_path=root / effective.audit_db_path, suite=suite or "", forge=forge, env=env,
-                    learn=bool(effective.learn))
+                    learn=bool(effective.learn), executor=resolve(project.executor, env=env))
 
 
 def detect_suite(root: Path) -> str | None:

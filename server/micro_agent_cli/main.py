@@ -63,7 +63,12 @@ def build_parser(faces: bool = True) -> argparse.ArgumentParser:
                                      "another run is fixing TARGET · 3 budget spent · 4 solved but not applied "
                                      "(TARGET changed meanwhile; the fix is kept on refs/micro-agent/<run>) · "
                                      "130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP")
-    run.add_argument("target", metavar="TARGET", help="the source file to fix")
+    run.add_argument("target", metavar="TARGET", nargs="*", help="the source file(s) to fix")
+    many = run.add_argument_group("several targets (docs/scaling.md)")
+    many.add_argument("--all-failing", action="store_true", help="fix every source file the failing tests blame")
+    many.add_argument("--executor", choices=("local", "ray"), help="where the jobs run: local pool or Ray")
+    many.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster (ray://host:10001; implies --executor ray)")
+    many.add_argument("--jobs", type=int, metavar="N", help="jobs at once (default autopilot.policy.maxConcurrentRuns)")
     run.add_argument("-t", "--test", metavar="CMD", help="test command (default: micro-agent.yml, else detected)")
     mode = run.add_argument_group("modes (ignored with a tier config)")
     mode.add_argument("--simple", type=int, metavar="N", help="simple-mode iterations before full mode (default 5)")
@@ -153,7 +158,10 @@ def run_command(args: argparse.Namespace) -> int:
     from .render import Renderer, final_table
 
     err = Console(stderr=True, highlight=False)
-    target = Path(args.target)
+    if not args.target and not args.all_failing:
+        err.print("[bold red]micro-agent:[/] run needs a TARGET (or several, or --all-failing)")
+        return EXIT_USAGE
+    target = Path(args.target[0] if args.target else ".")
     config_path = Path(args.config).resolve() if args.config else None
     try:
         root = config_path.parent if config_path else choose_root(target)
@@ -161,6 +169,10 @@ def run_command(args: argparse.Namespace) -> int:
         err.print(f"[bold red]micro-agent:[/] {escape(str(exc))}")
         return EXIT_USAGE
     flags, flag_problems = flags_layer(args)
+    if len(args.target) > 1 or args.all_failing or args.executor or args.ray_address:
+        from .run_many import run_many
+
+        return run_many(args, root, flags, flag_problems, config_path, err)
     try:
         request, warnings = build_request(root, target, flags, config_path=config_path, problems=flag_problems)
     except ConfigError as exc:
