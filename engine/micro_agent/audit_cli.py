@@ -10,7 +10,6 @@ import argparse
 import csv
 import io
 import json
-import re
 import sqlite3
 import subprocess
 from datetime import datetime
@@ -22,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import audit
+from .commits import CANDIDATE_SUBJECT, candidate_prefix
 from .config import CONFIG_FILE_NAME, ConfigError, find_project_root, load_project_config, load_tier_file
 from .workspace import REF_PREFIX
 
@@ -30,7 +30,6 @@ EXIT_USAGE = 2
 OUTCOME_STYLES = {"success": "green", "solved_not_applied": "yellow", "failed": "red", "budget_exhausted": "yellow",
                   "interrupted": "yellow", "error": "red"}
 STATUS_STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
-CANDIDATE_SUBJECT = re.compile(r"^micro-agent (?P<run>\S+) tier (?P<tier>\d+) iteration (?P<iteration>\d+)$")
 
 
 class UsageProblem(Exception):
@@ -379,7 +378,7 @@ def candidate_commits(repo: Path, run_id: str) -> list[tuple[str, str, str]] | N
     Streams `git log` and stops at the run's base (its seed commit, or the first commit that is not the
     run's), so the project's history behind it is never read.
     """
-    own = f"micro-agent {run_id} "
+    own = candidate_prefix(run_id)
     command = ["git", "-c", "core.quotepath=off", "-C", str(repo), "log", "--first-parent",
                "--format=%H%x00%P%x00%s", f"{REF_PREFIX}{run_id}", "--"]
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import llm
 from .budget import BudgetExhausted, BudgetPool
+from .commits import candidate_message
 from .config import RunRequest, Tier
 from .context import related_files
 from .controls import Controls, RunInterrupted
@@ -295,7 +296,7 @@ class _Loop:
                     state.last_report, "")
         change = describe_change(self.req.target, current, new)
         self.ws.write({self.req.target: new})
-        message = f"micro-agent {self.req.run_id} tier {index} iteration {iteration}"
+        message = candidate_message(self.req.run_id, index, iteration)
         commit = self.background.submit(self.ws.commit, message)
         self.emit(CandidateWritten(run_id=self.req.run_id, tier_index=index, iteration=iteration,
                                    files=[self.req.target], change_summary=change))
