@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .excerpts import big_file_view
 from .hangs import timed_out, timeout_text
+from .languages import label_and_fence
 from .reports import TestReport
 from .runners import runner_name
 from .summary import Attempt
 
 FAILURES_CAP = 6000  # characters of failing-test text per prompt
 FILE_CAP = 60_000  # characters of one file shown in full
-LANGUAGES = {".py": ("Python", "python"), ".ts": ("TypeScript", "typescript"), ".tsx": ("TypeScript", "tsx"),
-             ".mts": ("TypeScript", "typescript"), ".cts": ("TypeScript", "typescript"),
-             ".js": ("JavaScript", "javascript"), ".jsx": ("JavaScript", "jsx"), ".mjs": ("JavaScript", "javascript"),
-             ".cjs": ("JavaScript", "javascript"), ".rs": ("Rust", "rust")}
 
 
 def language(path: str) -> tuple[str, str]:
-    """(language name, fence tag) for a file."""
-    return LANGUAGES.get(PurePosixPath(path).suffix, ("code", ""))
+    """(language name, fence tag) for a file, from the languages registry."""
+    return label_and_fence(path)
 
 
 @dataclass

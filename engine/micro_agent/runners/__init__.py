@@ -28,7 +28,7 @@ from pathlib import Path
 from ..reports import TestReport
 from .base import COLLECTION, COMPILE, Runner
 from .cargo import CargoRunner
-from .conventions import is_test_file, language_of
+from ..languages import is_test_file, language_of
 from .detect import detect_test_command, find_target_for_test, find_test_files
 from .generic import GenericRunner, failure_from_output
 from .jest import JestRunner
