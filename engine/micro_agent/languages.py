@@ -47,6 +47,7 @@ class Language:
     test_definitions: tuple[str, ...] = ()  # regexes for the line defining test `{name}` (escaped into it)
     frames: tuple[str, ...] = ()  # regexes with groups `path` and `line`: a file named in a traceback
     support_files: tuple[str, ...] = ()  # file names that are test code without being tests (conftest.py)
+    inline_tests: str = ""  # the text that marks tests inside a source file (`#[cfg(test)]`)
     family: str = ""  # languages of one family import each other (TypeScript and JavaScript); default: name
     fence_by_suffix: dict[str, str] = field(default_factory=dict)  # `.tsx` -> `tsx`
 
@@ -146,6 +147,13 @@ def label_and_fence(path: str | PurePath) -> tuple[str, str]:
     return (language.label, language.fence_of(path)) if language else ("code", "")
 
 
+def inline_tests_marker(path: str | PurePath, text: str) -> str:
+    """The marker of the tests `text` holds inside itself (`#[cfg(test)]` in Rust), or "" when it holds none."""
+    language = language_for(path)
+    marker = language.inline_tests if language else ""
+    return marker if marker and marker in text else ""
+
+
 def test_definition_line(lines: Iterable[str], name: str, language: Language | None = None) -> int | None:
     """The 0-based line that defines test `name` (by `language`'s patterns, or every language's), else None."""
     quoted = re.escape(name)
@@ -192,5 +200,5 @@ register(Language(
     name="rust", label="Rust", suffixes=rust.SUFFIXES, fence="rust",
     is_test=rust.is_test, subject_stem=rust.subject_stem, find_tests=rust.find_tests,
     find_target=rust.find_target, test_command=rust.test_command, imports=rust.imports,
-    definitions=rust.DEFINITIONS, test_definitions=rust.TEST_DEFINITIONS,
+    definitions=rust.DEFINITIONS, test_definitions=rust.TEST_DEFINITIONS, inline_tests=rust.INLINE_TESTS,
 ))

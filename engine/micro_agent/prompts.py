@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .excerpts import big_file_view
 from .hangs import timed_out, timeout_text
-from .languages import label_and_fence
+from .languages import inline_tests_marker, label_and_fence
 from .reports import TestReport
 from .runners import runner_name
 from .summary import Attempt
@@ -47,14 +47,15 @@ def tests_line(s: PromptState) -> str:
 
 
 def test_file_sections(s: PromptState) -> list[str]:
-    """The test files, except the target itself (a Rust file with its own `#[cfg(test)]` module)."""
+    """The test files, except the target itself (a source file with tests inside, like Rust's `#[cfg(test)]`)."""
     return [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items() if path != s.target]
 
 
 def in_file_tests_note(s: PromptState) -> list[str]:
-    if "#[cfg(test)]" not in s.target_content:
+    marker = inline_tests_marker(s.target, s.target_content)
+    if not marker:
         return []
-    return [f"{s.target} holds tests of its own (its `#[cfg(test)]` module): keep them exactly as they are."]
+    return [f"{s.target} holds tests of its own (its `{marker}` module): keep them exactly as they are."]
 
 
 def is_big(s: PromptState) -> bool:

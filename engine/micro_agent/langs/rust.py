@@ -20,7 +20,7 @@ DEFINITIONS = (
 TEST_DEFINITIONS = (r"^\s*(?:pub\s+)?(?:async\s+)?fn\s+{name}\s*\(",)
 _MOD = re.compile(r"^\s*(?:pub\s+)?mod\s+(?P<name>\w+)\s*;", re.M)
 _USE = re.compile(r"\buse\s+crate::(?P<name>\w+)")
-_UNIT_TESTS = "#[cfg(test)]"
+INLINE_TESTS = "#[cfg(test)]"  # a source file that holds tests of its own
 
 
 def is_test(path: PurePath) -> bool:
@@ -50,7 +50,7 @@ def imports(rel: str, text: str, exists: Callable[[str], bool]) -> list[str]:
 
 def find_tests(target: Path, root: Path) -> list[Path]:
     crate = nearest_with(target.parent, root, "Cargo.toml")
-    found = [target] if _UNIT_TESTS in read_text(target) else []
+    found = [target] if INLINE_TESTS in read_text(target) else []
     if crate is not None and (crate / "tests").is_dir():
         found += sorted(p for p in (crate / "tests").glob("*.rs") if p.is_file())
     return found
@@ -58,7 +58,7 @@ def find_tests(target: Path, root: Path) -> list[Path]:
 
 def find_target(test_file: Path, root: Path) -> Path | None:
     if not is_test(test_file):
-        return test_file if _UNIT_TESTS in read_text(test_file) else None
+        return test_file if INLINE_TESTS in read_text(test_file) else None
     crate = nearest_with(test_file.parent, root, "Cargo.toml")
     for name in ("lib.rs", "main.rs"):
         if crate is not None and (crate / "src" / name).is_file():
