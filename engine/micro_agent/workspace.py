@@ -295,7 +295,7 @@ class Workspace:
             self._reset_all()
         else:
             written = {_top_rel(self.path, self._top, rel) for rel in self._written}
-            tracked = [rel for rel in scan.changed if rel not in written and not _linked(rel)]
+            tracked = [rel for rel in scan.changed if rel not in written]
             for rel in tracked:  # a folder or link where the seed has a file: checkout-index needs it gone
                 if (self._top / rel).is_dir() or (self._top / rel).is_symlink():
                     _remove(self._top / rel)
@@ -552,7 +552,7 @@ def _parse_status(status: str) -> _Scan:
             untracked.append(rel)
         elif code == "!!":
             ignored.append(rel)
-        elif code[1] != " " or code in ("DD", "AU", "UD", "UA", "DU", "AA", "UU"):  # worktree side, or unmerged
+        elif code[1] != " ":  # the working-copy side differs (the index side holds the seed's own changes)
             changed.append(rel)
     return _Scan(changed, untracked, ignored)
 
