@@ -97,3 +97,21 @@ def test_a_rewritten_target_is_stray_and_restore_writes_it_back(ws: Workspace) -
     assert ws.stray_changes() == ["calc.py"]
     ws.restore()
     assert ws.read("calc.py") == "def add(a, b):\n    return a + b\n"
+
+
+def test_a_staged_change_is_caught_even_when_the_candidate_commit_lands_after_it(ws: Workspace) -> None:
+    """The background commit runs while the tests do: it must neither make a test's `git add` look like
+    ours nor carry the staged file into the candidate's commit."""
+    write(ws.path / "tests" / "test_calc.py", "def test_add():\n    pass\n")
+    subprocess.run(["git", "add", "tests/test_calc.py"], cwd=ws.path, check=True, capture_output=True,
+                   env={**os.environ, **IDENTITY})
+    ws.write({"calc.py": "def add(a, b):\n    return a + b  # 2\n"})
+    sha = ws.commit("micro-agent restore tier 0 iteration 2")
+    assert sha is not None
+    assert ws.stray_changes() == ["tests/test_calc.py"]
+    changed = subprocess.run(["git", "diff-tree", "--no-commit-id", "--name-only", "-r", sha], cwd=ws.path,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert changed == ["calc.py"]
+    ws.restore()
+    assert (ws.path / "tests" / "test_calc.py").read_text() == "def test_add():\n    assert True\n"
+    assert ws.stray_changes() == []

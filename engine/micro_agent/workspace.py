@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -47,9 +46,10 @@ class WorkspaceError(Exception):
     """The working copy could not be made, used or applied; the message says what to do."""
 
 
-def git(args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True) -> str:
+def git(args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True,
+        env: dict[str, str] | None = None) -> str:
     """`git <args>` in `cwd` through the one git helper; WorkspaceError with git's stderr when it fails."""
-    return git_cli.git(args, cwd, stdin=stdin, check=check, error=WorkspaceError)
+    return git_cli.git(args, cwd, stdin=stdin, check=check, env=env, error=WorkspaceError)
 
 
 def _nul_list(paths: list[str]) -> bytes:
@@ -175,11 +175,13 @@ class Workspace:
         # Secret-looking untracked files (relative to the top): in the copy for the tests, never in the seed commit.
         self._kept_out = dict(kept_out or {})
         self._cleaned = False
-        # The working copy's own index holds the seed plus what commit() staged; `git status` against it is the
-        # cheap check. Its signature after each of our writes tells a test's `git add` from ours.
+        # The working copy's own index holds the seed and nothing else: `git status` against it is the cheap
+        # check, and its signature tells a test's `git add` there from our own writes. Candidates are staged
+        # in an index of their own (`_commit_env`), so a test run and a background commit never share one.
         self._index_file = _index_file(top)
-        self._index_lock = threading.Lock()  # commit() stages in the background while the tests run
         self._index_seen = _signature(self._index_file)
+        self._commit_env = {"GIT_INDEX_FILE": str(self._index_file.with_name("micro-agent-index"))}
+        self._commit_index_ready = False
         self._last_scan: _Scan | None = None  # the scan stray_changes() made, reused by the next restore()
 
     # -- creation ---------------------------------------------------------------------------------
@@ -316,22 +318,20 @@ class Workspace:
             target.write_bytes(content)
 
     def _reset_all(self) -> None:
-        """Every file back to the seed commit, the index with it; every other file removed (not the linked folders)."""
-        with self._index_lock:
-            git(["read-tree", "--reset", "-u", self._base], self._top)
-            git(["clean", "-ffdxq", *[arg for name in LINKED_DIRS for arg in ("-e", name)]], self._top)
-            self._head_tree = None  # the index moved: re-read the last commit's tree on the next commit
-            self._index_seen = _signature(self._index_file)
+        """Every file back to the seed commit, the copy's index with it; every other file removed (not the
+        linked folders)."""
+        git(["read-tree", "--reset", "-u", self._base], self._top)
+        git(["clean", "-ffdxq", *[arg for name in LINKED_DIRS for arg in ("-e", name)]], self._top)
+        self._index_seen = _signature(self._index_file)
 
     def _scan(self) -> _Scan | None:
-        """One `git status` of the working copy against its index (the seed plus what commit() staged):
+        """One `git status` of the working copy against its own index (the seed):
         tracked paths that differ, untracked and ignored paths, relative to the top. None when the index
         changed behind our back, so it cannot be trusted to stand for the seed."""
-        with self._index_lock:
-            if self._index_seen is None or _signature(self._index_file) != self._index_seen:
-                return None
-            status = git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-                          "--no-renames", "--ignore-submodules=all"], self._top)
+        if self._index_seen is None or _signature(self._index_file) != self._index_seen:
+            return None
+        status = git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+                      "--no-renames", "--ignore-submodules=all"], self._top)
         return _parse_status(status)
 
     def stray_changes(self) -> list[str]:
@@ -383,10 +383,7 @@ class Workspace:
         written = [_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)]
         if not written:
             return None
-        with self._index_lock:
-            _stage(self._top, written)
-            tree = git(["write-tree"], self._top).strip()
-            self._index_seen = _signature(self._index_file)
+        tree = self._stage_written(written)
         if self._head_tree is None:
             self._head_tree = git(["rev-parse", f"{self._head}^{{tree}}"], self._top).strip()
         if tree == self._head_tree:
@@ -396,6 +393,14 @@ class Workspace:
         git(["update-ref", "-m", "micro-agent: candidate", REF_PREFIX + self.run_id, sha, self._head], ref_repo)
         self._head, self._head_tree = sha, tree
         return sha
+
+    def _stage_written(self, paths: list[str]) -> str:
+        """Stage `paths` (relative to the top) on the seed in the candidates' own index; the tree it makes."""
+        if not self._commit_index_ready:
+            git(["read-tree", self._base], self._top, env=self._commit_env)
+            self._commit_index_ready = True
+        _stage(self._top, paths, env=self._commit_env)
+        return git(["write-tree"], self._top, env=self._commit_env).strip()
 
     def changed_files(self) -> dict[str, str]:
         """Written files whose content now differs from the seed: rel path -> text."""
@@ -410,13 +415,11 @@ class Workspace:
         """Unified diff of the written files against the seed, `a/` `b/` paths relative to `root`."""
         if not self._seed:
             return ""
-        with self._index_lock:
-            _stage(self._top, [_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)])
-            self._index_seen = _signature(self._index_file)
+        self._stage_written([_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)])
         return git(
             ["diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--relative",
              "--src-prefix=a/", "--dst-prefix=b/", self._base, "--", *sorted(self._seed)],
-            self.path,
+            self.path, env=self._commit_env,
         )
 
     def apply(self) -> list[str]:
@@ -665,9 +668,9 @@ def _link_dirs(source: Path, dest: Path) -> None:
                 pass
 
 
-def _stage(top: Path, paths: list[str]) -> None:
-    """Put the working copy's state of `paths` into the working copy's own index (gone files are removed)."""
-    git(["update-index", "--add", "--remove", "-z", "--stdin"], top, stdin=_nul_list(paths))
+def _stage(top: Path, paths: list[str], env: dict[str, str] | None = None) -> None:
+    """Put the working copy's state of `paths` into its index, or the one `env` names (gone files are removed)."""
+    git(["update-index", "--add", "--remove", "-z", "--stdin"], top, stdin=_nul_list(paths), env=env)
 
 
 def _commit_tree(top: Path, tree: str, *, parent: str | None, message: str) -> str:
