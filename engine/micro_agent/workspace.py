@@ -330,8 +330,11 @@ class Workspace:
         changed behind our back, so it cannot be trusted to stand for the seed."""
         if self._index_seen is None or _signature(self._index_file) != self._index_seen:
             return None
+        # The copy's index is ours (the user's never sees this call): let status refresh its stat data, so
+        # files checked out in the same second as the index was written are not re-read on every scan.
         status = git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-                      "--no-renames", "--ignore-submodules=all"], self._top)
+                      "--no-renames", "--ignore-submodules=all"], self._top, env={"GIT_OPTIONAL_LOCKS": "1"})
+        self._index_seen = _signature(self._index_file)  # no test runs now: a rewrite here is status's own
         return _parse_status(status)
 
     def stray_changes(self) -> list[str]:
