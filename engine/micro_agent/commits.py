@@ -3,8 +3,8 @@
     micro-agent <run_id>: seed                          the user's files as the run found them
     micro-agent <run_id> tier <i> iteration <n>         one candidate
 
-The audit commands (`audit show`), the refs listing and the autopilot's undo read them back with
-`parse_candidate()`.
+The audit commands (`audit show`) and the autopilot's undo read them back with `parse_candidate()` (or
+`CANDIDATE_SUBJECT` and `candidate_prefix()` where a log is streamed).
 """
 
 from __future__ import annotations
@@ -41,8 +41,3 @@ def parse_candidate(subject: str) -> CandidateSubject | None:
         return None
     return CandidateSubject(match["run"], int(match["tier"]), int(match["iteration"]))
 
-
-def is_candidate_of(subject: str, run_id: str) -> bool:
-    """Whether `subject` is one of `run_id`'s candidates (not its seed, not the user's history)."""
-    parsed = parse_candidate(subject)
-    return parsed is not None and parsed.run_id == run_id
