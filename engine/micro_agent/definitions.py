@@ -1,39 +1,15 @@
-"""The definitions a source file holds (functions, classes, exports, Rust items), found by one regex per language.
+"""The definitions a source file holds (functions, classes, exports, Rust items), found by its language's
+patterns in the languages registry.
 
 Used to tell a whole-file reply from a fragment (replies.py) and to outline a file too large to show whole
-(excerpts.py). A line-based table, not a parser: it must work on broken code, and a later languages
-registry can absorb `DEFINITION_PATTERNS` as it is.
+(excerpts.py). Line-based patterns, not a parser: it must work on broken code.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import PurePosixPath
 from typing import NamedTuple
 
-_RUST_VIS = r"(?:pub(?:\([^)]*\))?\s+)?"
-# Per language: patterns whose first non-empty group is the definition's name, matched after the indent.
-DEFINITION_PATTERNS: dict[str, tuple[str, ...]] = {
-    "python": (r"(?:async\s+)?def\s+(\w+)", r"class\s+(\w+)"),
-    "javascript": (
-        r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:async\s+)?function\s*\*?\s*([\w$]+)",
-        r"(?:export\s+(?:default\s+)?)?(?:declare\s+)?(?:abstract\s+)?class\s+([\w$]+)",
-        r"export\s+(?:declare\s+)?(?:const|let|var|interface|type|enum|namespace)\s+([\w$]+)",
-        r"(?:const|let|var)\s+([\w$]+)\s*=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*=>|[\w$]+\s*=>)",
-        r"(?:module\.)?exports\.([\w$]+)\s*=",
-        r"(?:interface|type|enum)\s+([\w$]+)",
-    ),
-    "rust": (
-        _RUST_VIS + r"(?:(?:async|const|unsafe|extern\s+\"[^\"]*\")\s+)*fn\s+(\w+)",
-        _RUST_VIS + r"(?:struct|enum|trait|union|type|mod|static|const)\s+(\w+)",
-        r"(?:unsafe\s+)?impl\b(?:\s*<[^{\n]*?>)?\s+([^{\n]+?)\s*(?:where\b[^\n]*)?\{?[ \t]*$",
-        r"macro_rules!\s*(\w+)",
-    ),
-}
-LANGUAGE_OF_SUFFIX = {".py": "python", ".pyi": "python", ".rs": "rust",
-                      **{s: "javascript" for s in (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")}}
-_COMPILED = {lang: re.compile(r"(?P<indent>[ \t]*)(?:" + "|".join(patterns) + r")")
-             for lang, patterns in DEFINITION_PATTERNS.items()}
+from .languages import language_for
 
 
 class Definition(NamedTuple):
@@ -45,7 +21,8 @@ class Definition(NamedTuple):
 
 def definitions(path: str, text: str) -> list[Definition]:
     """Every definition in `text` (top-level and nested), in file order; [] for a language not in the table."""
-    pattern = _COMPILED.get(LANGUAGE_OF_SUFFIX.get(PurePosixPath(path).suffix, ""))
+    language = language_for(path)
+    pattern = language.definition_pattern if language else None
     if pattern is None:
         return []
     found = []
@@ -59,4 +36,6 @@ def definitions(path: str, text: str) -> list[Definition]:
 
 
 def knows_language(path: str) -> bool:
-    return PurePosixPath(path).suffix in LANGUAGE_OF_SUFFIX
+    """Whether definitions can be found in `path` (its language has definition patterns)."""
+    language = language_for(path)
+    return language is not None and language.definition_pattern is not None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .budget import BudgetExhausted, BudgetPool
+from .commits import candidate_message
 from .config import RunRequest, Tier
 from .controls import Controls, RunInterrupted
 from .environment import python_import_path, resolve_environment
@@ -316,7 +317,7 @@ class _Loop:
                     state.last_report, "")
         change = describe_change(self.req.target, current, new)
         self.ws.write({self.req.target: new})
-        message = f"micro-agent {self.req.run_id} tier {index} iteration {iteration}"
+        message = candidate_message(self.req.run_id, index, iteration)
         commit = self.background.submit(self.ws.commit, message)
         self.emit(CandidateWritten(run_id=self.req.run_id, tier_index=index, iteration=iteration,
                                    files=[self.req.target], change_summary=change))

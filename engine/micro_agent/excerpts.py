@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .definitions import Definition, definitions
+from .languages import language_for, test_definition_line
 from .reports import TestReport
 from .runners.text import relative_path
 
@@ -138,8 +139,7 @@ def _failing_test_sources(report: TestReport | None, test_files: dict[str, str])
             continue
         test_lines = source.splitlines()
         name = failure.name.rsplit("::", 1)[-1].split("[")[0]
-        start = next((i for i, line in enumerate(test_lines) if re.match(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\b",
-                                                                           line)), None)
+        start = test_definition_line(test_lines, name, language_for(failure.file or ""))
         if start is not None:
             end = next((j for j in range(start + 1, len(test_lines))
                         if test_lines[j].strip() and not test_lines[j][:1].isspace()), len(test_lines))

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .excerpts import big_file_view
 from .hangs import timed_out, timeout_text
+from .languages import inline_tests_marker, label_and_fence
 from .reports import TestReport
 from .runners import runner_name
 from .summary import Attempt
 
 FAILURES_CAP = 6000  # characters of failing-test text per prompt
 FILE_CAP = 60_000  # characters of one file shown in full
-LANGUAGES = {".py": ("Python", "python"), ".ts": ("TypeScript", "typescript"), ".tsx": ("TypeScript", "tsx"),
-             ".mts": ("TypeScript", "typescript"), ".cts": ("TypeScript", "typescript"),
-             ".js": ("JavaScript", "javascript"), ".jsx": ("JavaScript", "jsx"), ".mjs": ("JavaScript", "javascript"),
-             ".cjs": ("JavaScript", "javascript"), ".rs": ("Rust", "rust")}
 
 
 def language(path: str) -> tuple[str, str]:
-    """(language name, fence tag) for a file."""
-    return LANGUAGES.get(PurePosixPath(path).suffix, ("code", ""))
+    """(language name, fence tag) for a file, from the languages registry."""
+    return label_and_fence(path)
 
 
 @dataclass
@@ -50,14 +47,15 @@ def tests_line(s: PromptState) -> str:
 
 
 def test_file_sections(s: PromptState) -> list[str]:
-    """The test files, except the target itself (a Rust file with its own `#[cfg(test)]` module)."""
+    """The test files, except the target itself (a source file with tests inside, like Rust's `#[cfg(test)]`)."""
     return [f"## Test file: {path}\n{fenced(path, text)}" for path, text in s.test_files.items() if path != s.target]
 
 
 def in_file_tests_note(s: PromptState) -> list[str]:
-    if "#[cfg(test)]" not in s.target_content:
+    marker = inline_tests_marker(s.target, s.target_content)
+    if not marker:
         return []
-    return [f"{s.target} holds tests of its own (its `#[cfg(test)]` module): keep them exactly as they are."]
+    return [f"{s.target} holds tests of its own (its `{marker}` module): keep them exactly as they are."]
 
 
 def is_big(s: PromptState) -> bool:

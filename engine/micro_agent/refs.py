@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .reports import RunReport
-from .workspace import REF_PREFIX, git, prune_stale
+from .git import git
+from .workspace import REF_PREFIX, prune_stale
 
 
 @dataclass(frozen=True)

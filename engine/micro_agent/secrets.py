@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .git import git
+
 REDACTED = "[redacted]"
 
 # Files never put into a prompt, by name (matched case-insensitively against the file name).
@@ -90,8 +92,6 @@ def ignored_by_git(root: Path, rels: list[str]) -> set[str]:
     """
     if not rels:
         return set()
-    from .workspace import git  # the one way we run git (clean environment, no hooks)
-
     # check-ignore refuses the literal pathspecs `git()` asks for; it reads plain paths from stdin anyway.
     # --no-index: a run's copy of a project outside git tracks every file, the ignore rules still count.
     listed = git(["--no-literal-pathspecs", "check-ignore", "--no-index", "-z", "--stdin"], root,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import CONFIG_FILE_NAME
+from .languages import source_suffixes
 
 # Files that say "a project starts here", after micro-agent.yml and .git (which win, in that order).
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json", "Cargo.toml", "go.mod",
@@ -62,5 +63,5 @@ def target_problems(target: Path, root: Path) -> list[str]:
 
 
 def _example(folder: Path) -> str:
-    sources = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in {".py", ".ts", ".js", ".rs"})
+    sources = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in source_suffixes())
     return str(sources[0]) if sources else f"{folder}/FILE"

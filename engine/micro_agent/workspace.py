@@ -19,18 +19,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
+from . import git as git_cli
+from .commits import seed_message
 from .outcomes import RunStopped
 from .secrets import looks_secret
 
 TEMP_PREFIX = "micro-agent-"
 REF_PREFIX = "refs/micro-agent/"
-AUTHOR_NAME = "Micro Agent"
-AUTHOR_EMAIL = "micro-agent@localhost"
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 # Ignored top-level folders the tests need but nobody edits: linked into the copy, never copied.
@@ -43,53 +43,14 @@ NESTED_LINKED_DIRS = frozenset({"node_modules", ".venv", "venv"})
 # Never copied into a temp copy.
 SKIPPED_NAMES = frozenset({".git", ".micro-agent", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 
-# Repo-location variables a parent process (a git hook, an editor) may have set: they would point git elsewhere.
-_GIT_LOCATION_VARS = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
-)
-# No hooks (post-checkout, reference-transaction), no fsmonitor daemon for a temp dir, no auto gc.
-_GIT_CONFIG = (
-    "-c", f"core.hooksPath={os.devnull}",
-    "-c", "core.fsmonitor=false",
-    "-c", "gc.auto=0",
-    "-c", "maintenance.auto=false",
-    "-c", "core.quotePath=false",
-)
-
-
 class WorkspaceError(RunStopped):
     """The working copy could not be made, used or applied; the message says what to do."""
 
 
-def _git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(
-        GIT_TERMINAL_PROMPT="0",
-        GIT_OPTIONAL_LOCKS="0",  # `git status` must not rewrite the user's index
-        GIT_LITERAL_PATHSPECS="1",
-        GIT_AUTHOR_NAME=AUTHOR_NAME,
-        GIT_AUTHOR_EMAIL=AUTHOR_EMAIL,
-        GIT_COMMITTER_NAME=AUTHOR_NAME,
-        GIT_COMMITTER_EMAIL=AUTHOR_EMAIL,
-    )
-    return env
-
-
-def _run_git(args: list[str], cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *_GIT_CONFIG, *args], cwd=cwd, input=stdin, capture_output=True, env=_git_env())
-    except FileNotFoundError as exc:
-        raise WorkspaceError("git was not found on PATH: install git (https://git-scm.com) and try again") from exc
-
-
-def git(args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True) -> str:
-    """Run `git <args>` in `cwd` and return its stdout; WorkspaceError with git's stderr when it fails."""
-    done = _run_git(args, cwd, stdin)
-    if check and done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", "replace").strip()
-        raise WorkspaceError(f"`git {' '.join(args)}` failed in {cwd}: {stderr or f'exit status {done.returncode}'}")
-    return done.stdout.decode("utf-8", "surrogateescape")
+def git(args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True,
+        env: dict[str, str] | None = None) -> str:
+    """`git <args>` in `cwd` through the one git helper; WorkspaceError with git's stderr when it fails."""
+    return git_cli.git(args, cwd, stdin=stdin, check=check, env=env, error=WorkspaceError)
 
 
 def _nul_list(paths: list[str]) -> bytes:
@@ -215,6 +176,14 @@ class Workspace:
         # Secret-looking untracked files (relative to the top): in the copy for the tests, never in the seed commit.
         self._kept_out = dict(kept_out or {})
         self._cleaned = False
+        # The working copy's own index holds the seed and nothing else: `git status` against it is the cheap
+        # check, and its signature tells a test's `git add` there from our own writes. Candidates are staged
+        # in an index of their own (`_commit_env`), so a test run and a background commit never share one.
+        self._index_file = _index_file(top)
+        self._index_seen = _signature(self._index_file)
+        self._commit_env = {"GIT_INDEX_FILE": str(self._index_file.with_name("micro-agent-index"))}
+        self._commit_index_ready = False
+        self._last_scan: _Scan | None = None  # the scan stray_changes() made, reused by the next restore()
 
     # -- creation ---------------------------------------------------------------------------------
 
@@ -259,7 +228,7 @@ class Workspace:
                 top.mkdir()
                 return None
             seeded += [_top_rel(path, top, rel) for rel in _write_overlays(path, overlays)]
-            base = _commit_paths(top, seeded, parent=head, message=f"micro-agent {run_id}: seed") or head
+            base = _commit_paths(top, seeded, parent=head, message=seed_message(run_id)) or head
             ref = REF_PREFIX + run_id
             git(["update-ref", "-m", "micro-agent: seed", ref, base], repo)
             _link_dirs(repo, top)
@@ -281,7 +250,7 @@ class Workspace:
         _write_overlays(top, overlays)
         git(["init", "--quiet", "--template=", str(top)], top)
         git(["add", "--all", "--force", "."], top)
-        base = _commit_tree(top, git(["write-tree"], top).strip(), parent=None, message=f"micro-agent {run_id}: seed")
+        base = _commit_tree(top, git(["write-tree"], top).strip(), parent=None, message=seed_message(run_id))
         git(["update-ref", REF_PREFIX + run_id, base], top)
         _link_dirs(root, top)
         return cls(root, top, run_id, top=top, repo=None, ref=None, base=base, disk_at_create=disk_at_create)
@@ -306,6 +275,7 @@ class Workspace:
                 raise WorkspaceError(f"{rel} lies in a linked folder outside the working copy: it cannot be edited")
             if target.is_dir():
                 raise WorkspaceError(f"{rel} is a folder in {self.root}: write files, not folders")
+            self._last_scan = None
             key = _norm(rel)
             if key not in self._seed:
                 self._seed[key] = _read_bytes(target)
@@ -317,29 +287,71 @@ class Workspace:
         """Put the working copy back to the seed, except the written files, which get what was last written.
 
         Undoes whatever a candidate (or its tests, while they ran) wrote elsewhere: test files, fixtures,
-        conftest.py, new files, caches. The linked folders (node_modules, .venv, venv) are left alone.
+        conftest.py, new files, caches, files git ignores. The linked folders (node_modules, .venv, venv)
+        are left alone. Only the paths the last scan found are touched: the scan `stray_changes()` made
+        after the tests when nothing was written since, else a fresh one. When the working copy's index no
+        longer is ours (a test ran `git add` there), every file is reset from the seed commit instead.
         """
-        git(["read-tree", "--reset", "-u", self._base], self._top)
-        git(["clean", "-ffdxq", *[arg for name in LINKED_DIRS for arg in ("-e", name)]], self._top)
-        _put_back(self._top, self._kept_out)
+        scan = self._last_scan if self._last_scan is not None else self._scan()
+        self._last_scan = None
+        if scan is None:
+            self._reset_all()
+        else:
+            written = {_top_rel(self.path, self._top, rel) for rel in self._written}
+            tracked = [rel for rel in scan.changed if rel not in written]
+            for rel in tracked:  # a folder or link where the seed has a file: checkout-index needs it gone
+                if (self._top / rel).is_dir() or (self._top / rel).is_symlink():
+                    _remove(self._top / rel)
+            if tracked:
+                git(["checkout-index", "--force", "-z", "--stdin"], self._top, stdin=_nul_list(tracked))
+            for rel in [*scan.untracked, *scan.ignored]:
+                if rel.rstrip("/") not in written and rel not in self._kept_out and not _linked(rel):
+                    _remove_with_empty_parents(self._top, rel.rstrip("/"))
+        _put_back(self._top, {rel: content for rel, content in self._kept_out.items()
+                              if _read_bytes(self._top / rel) != content or (self._top / rel).is_symlink()})
         for rel, content in self._written.items():
             target = self.path / rel
             if target.is_symlink() or target.is_dir():
                 _remove(target)
+            elif _read_bytes(target) == content:
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        self._head_tree = None  # the index moved: re-read the last commit's tree on the next commit
+
+    def _reset_all(self) -> None:
+        """Every file back to the seed commit, the copy's index with it; every other file removed (not the
+        linked folders)."""
+        git(["read-tree", "--reset", "-u", self._base], self._top)
+        git(["clean", "-ffdxq", *[arg for name in LINKED_DIRS for arg in ("-e", name)]], self._top)
+        self._index_seen = _signature(self._index_file)
+
+    def _scan(self) -> _Scan | None:
+        """One `git status` of the working copy against its own index (the seed):
+        tracked paths that differ, untracked and ignored paths, relative to the top. None when the index
+        changed behind our back, so it cannot be trusted to stand for the seed."""
+        if self._index_seen is None or _signature(self._index_file) != self._index_seen:
+            return None
+        # The copy's index is ours (the user's never sees this call): let status refresh its stat data, so
+        # files checked out in the same second as the index was written are not re-read on every scan.
+        status = git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+                      "--no-renames", "--ignore-submodules=all"], self._top, env={"GIT_OPTIONAL_LOCKS": "1"})
+        self._index_seen = _signature(self._index_file)  # no test runs now: a rewrite here is status's own
+        return _parse_status(status)
 
     def stray_changes(self) -> list[str]:
         """Paths (relative to `path`) that now differ from the seed, besides the written files' last-written
         content: what a candidate or its tests changed that they must not. Caches and linked folders are
-        not counted; neither are files git ignores."""
-        changed = git(["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--ignore-submodules=all",
-                       self._base, "--"], self._top)
-        new = git(["ls-files", "-z", "--others", "--exclude-standard"], self._top)
+        not counted; neither are files git ignores. The scan is kept for the next `restore()`."""
+        scan = self._last_scan = self._scan()
+        if scan is None:  # the index is not ours any more: compare with the seed commit itself
+            changed = git(["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--ignore-submodules=all",
+                           self._base, "--"], self._top).split("\0")
+            new = git(["ls-files", "-z", "--others", "--exclude-standard"], self._top).split("\0")
+        else:
+            changed, new = scan.changed, scan.untracked
         written = {_top_rel(self.path, self._top, rel) for rel in self._written}
         kept = {rel for rel, content in self._kept_out.items() if _read_bytes(self._top / rel) == content}
-        stray = {rel for rel in [*changed.split("\0"), *new.split("\0")]
+        stray = {rel for rel in [*changed, *new]
                  if rel and rel not in written and rel not in kept and not _unjudged(rel)}
         stray.update(_top_rel(self.path, self._top, rel) for rel, content in self._written.items()
                      if _read_bytes(self.path / rel) != content)
@@ -375,8 +387,7 @@ class Workspace:
         written = [_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)]
         if not written:
             return None
-        _stage(self._top, written)
-        tree = git(["write-tree"], self._top).strip()
+        tree = self._stage_written(written)
         if self._head_tree is None:
             self._head_tree = git(["rev-parse", f"{self._head}^{{tree}}"], self._top).strip()
         if tree == self._head_tree:
@@ -386,6 +397,14 @@ class Workspace:
         git(["update-ref", "-m", "micro-agent: candidate", REF_PREFIX + self.run_id, sha, self._head], ref_repo)
         self._head, self._head_tree = sha, tree
         return sha
+
+    def _stage_written(self, paths: list[str]) -> str:
+        """Stage `paths` (relative to the top) on the seed in the candidates' own index; the tree it makes."""
+        if not self._commit_index_ready:
+            git(["read-tree", self._base], self._top, env=self._commit_env)
+            self._commit_index_ready = True
+        _stage(self._top, paths, env=self._commit_env)
+        return git(["write-tree"], self._top, env=self._commit_env).strip()
 
     def changed_files(self) -> dict[str, str]:
         """Written files whose content now differs from the seed: rel path -> text."""
@@ -400,11 +419,11 @@ class Workspace:
         """Unified diff of the written files against the seed, `a/` `b/` paths relative to `root`."""
         if not self._seed:
             return ""
-        _stage(self._top, [_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)])
+        self._stage_written([_top_rel(self.path, self._top, rel) for rel in sorted(self._seed)])
         return git(
             ["diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--relative",
              "--src-prefix=a/", "--dst-prefix=b/", self._base, "--", *sorted(self._seed)],
-            self.path,
+            self.path, env=self._commit_env,
         )
 
     def apply(self) -> list[str]:
@@ -486,7 +505,7 @@ def _top_rel(path: Path, top: Path, rel: str) -> str:
 
 def _find_repo(root: Path) -> tuple[Path, str, str | None] | None:
     """(repo top level, root's prefix in it, HEAD sha or None when unborn), or None when root is outside a repo."""
-    found = _run_git(["rev-parse", "--show-toplevel", "--show-prefix"], root)
+    found = git_cli.run_git(["rev-parse", "--show-toplevel", "--show-prefix"], root, error=WorkspaceError)
     lines = found.stdout.decode("utf-8", "surrogateescape").splitlines()
     if found.returncode != 0 or not lines or not lines[0]:
         return None
@@ -520,6 +539,71 @@ def _seed_from_status(repo: Path, top: Path) -> tuple[list[str], list[str]]:
             continue
         seeded.append(rel)
     return seeded, kept_out
+
+
+class _Scan(NamedTuple):
+    """What `git status` found in a working copy, paths relative to its top (a folder ends with `/`)."""
+
+    changed: list[str]  # tracked: content, mode or type differs from the index, or gone
+    untracked: list[str]
+    ignored: list[str]
+
+
+def _parse_status(status: str) -> _Scan:
+    changed, untracked, ignored = [], [], []
+    for entry in status.split("\0"):
+        if len(entry) < 4:
+            continue
+        code, rel = entry[:2], entry[3:]
+        if code == "??":
+            untracked.append(rel)
+        elif code == "!!":
+            ignored.append(rel)
+        elif code[1] != " ":  # the working-copy side differs (the index side holds the seed's own changes)
+            changed.append(rel)
+    return _Scan(changed, untracked, ignored)
+
+
+def _index_file(top: Path) -> Path:
+    """The index of the working copy at `top`: `.git/index`, or a linked worktree's own (`.git` is a file there)."""
+    dotgit = top / ".git"
+    if dotgit.is_dir():
+        return dotgit / "index"
+    try:
+        gitdir = Path(dotgit.read_text(encoding="utf-8").strip().removeprefix("gitdir:").strip())
+    except OSError:
+        return dotgit / "index"
+    return (gitdir if gitdir.is_absolute() else top / gitdir) / "index"
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from the next without reading it: inode, size, modification time."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _linked(rel: str) -> bool:
+    """Inside a linked folder (node_modules, .venv, venv wherever it sits): never removed by a restore."""
+    return any(part in NESTED_LINKED_DIRS for part in rel.rstrip("/").split("/"))
+
+
+def _remove_with_empty_parents(top: Path, rel: str) -> None:
+    """Remove `top/rel`, then its parent folders that this left empty (not `top`)."""
+    path = top / rel
+    try:
+        _remove(path)
+    except FileNotFoundError:
+        pass
+    for parent in path.parents:
+        if parent == top or not parent.is_relative_to(top):
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # not empty, or gone
+            break
 
 
 def _put_back(top: Path, files: dict[str, bytes]) -> None:
@@ -588,9 +672,9 @@ def _link_dirs(source: Path, dest: Path) -> None:
                 pass
 
 
-def _stage(top: Path, paths: list[str]) -> None:
-    """Put the working copy's state of `paths` into the working copy's own index (gone files are removed)."""
-    git(["update-index", "--add", "--remove", "-z", "--stdin"], top, stdin=_nul_list(paths))
+def _stage(top: Path, paths: list[str], env: dict[str, str] | None = None) -> None:
+    """Put the working copy's state of `paths` into its index, or the one `env` names (gone files are removed)."""
+    git(["update-index", "--add", "--remove", "-z", "--stdin"], top, stdin=_nul_list(paths), env=env)
 
 
 def _commit_tree(top: Path, tree: str, *, parent: str | None, message: str) -> str:
@@ -613,7 +697,8 @@ def _remove_temp(top: Path, *, repo: Path | None) -> None:
     """Delete the temp working copy and drop its worktree registration; never follows links into the user's tree."""
     removed = False
     if repo is not None:
-        removed = _run_git(["worktree", "remove", "--force", "--force", str(top)], repo).returncode == 0
+        removed = git_cli.run_git(["worktree", "remove", "--force", "--force", str(top)], repo,
+                                  error=WorkspaceError).returncode == 0
     if top.exists() or top.is_symlink():
         shutil.rmtree(top, ignore_errors=True)
     if repo is not None and not removed:

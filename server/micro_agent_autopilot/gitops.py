@@ -9,38 +9,24 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from micro_agent.workspace import LINKED_DIRS, TEMP_PREFIX, _git_env
+from micro_agent import git as git_cli
+from micro_agent.git import GitError
+from micro_agent.workspace import LINKED_DIRS, TEMP_PREFIX
 
-_GIT_CONFIG = ("-c", f"core.hooksPath={os.devnull}", "-c", "gc.auto=0", "-c", "core.quotePath=false")
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
-
-
-class GitError(Exception):
-    """A git command failed; the message carries git's own words."""
+_TIMEOUT = 300  # seconds one git command of the autopilot may take (a fetch or push over the network)
 
 
 def git(repo: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
         check: bool = True) -> str:
-    full_env = {**_git_env(), **(env or {})}
-    full_env.pop("GIT_LITERAL_PATHSPECS", None)
-    try:
-        done = subprocess.run(["git", *_GIT_CONFIG, *args], cwd=repo, input=stdin, capture_output=True,
-                              env=full_env, timeout=300)
-    except FileNotFoundError:
-        raise GitError("git was not found on PATH: install git and try again") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"`git {' '.join(args)}` took more than 300 s in {repo}") from None
-    if check and done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", "replace").strip()
-        raise GitError(f"`git {' '.join(args)}` failed in {repo}: {stderr or f'exit status {done.returncode}'}")
-    return done.stdout.decode("utf-8", "surrogateescape")
+    """`git <args>` in `repo` through the engine's one git helper, with the autopilot's time limit."""
+    return git_cli.git(list(args), repo, stdin=stdin, env=env, check=check, timeout=_TIMEOUT)
 
 
 def repo_top(path: Path) -> Path:
@@ -100,8 +86,7 @@ def pass_worktree(repo: Path, commit: str) -> Iterator[Path]:
 
 
 def file_at(repo: Path, commit: str, rel: str) -> bytes | None:
-    done = subprocess.run(["git", "cat-file", "blob", f"{commit}:{rel}"], cwd=repo, capture_output=True,
-                          env=_git_env())
+    done = git_cli.run_git(["cat-file", "blob", f"{commit}:{rel}"], repo, timeout=_TIMEOUT)
     return done.stdout if done.returncode == 0 else None
 
 
@@ -139,5 +124,4 @@ def push(repo: Path, remote: str, branch: str) -> None:
 
 
 def is_ancestor(repo: Path, commit: str, of: str) -> bool:
-    return subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=repo, capture_output=True,
-                          env=_git_env()).returncode == 0
+    return git_cli.run_git(["merge-base", "--is-ancestor", commit, of], repo, timeout=_TIMEOUT).returncode == 0

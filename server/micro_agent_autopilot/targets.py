@@ -7,20 +7,13 @@ target cannot be named is reported as unmapped, never guessed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from micro_agent.languages import frames_in, is_support_file, is_test_file
 from micro_agent.reports import TestFailure
-from micro_agent.runners import find_target_for_test, is_test_file
+from micro_agent.runners import find_target_for_test
 
-# `src/calc.py:3: in add`, `src/calc.py:3: ZeroDivisionError`, `File "src/calc.py", line 3`, `at f (src/m.ts:3:9)`
-_FRAME = re.compile(
-    r'(?:^(?P<py>[^\s:<>"][^:\n"]*\.py):(?P<pyline>\d+):(?: |$))'
-    r'|(?:File "(?P<native>[^"]+\.py)", line (?P<nativeline>\d+))'
-    r'|(?P<js>(?:file://)?[^\s()\'"<>:]+\.[cm]?[jt]sx?):(?P<jsline>\d+)(?::\d+)?',
-    re.MULTILINE,
-)
 _TEST_FOLDERS = frozenset({"tests", "test", "testing", "__tests__", "spec"})
 
 
@@ -39,7 +32,7 @@ class Target:
 
 def is_test_code(rel: str) -> bool:
     path = PurePosixPath(rel)
-    return (is_test_file(path) or path.name in ("conftest.py", "setup.py")
+    return (is_test_file(path) or is_support_file(path)
             or any(part in _TEST_FOLDERS for part in path.parts[:-1]))
 
 
@@ -47,9 +40,8 @@ def frames(text: str, root: Path) -> list[str]:
     """Project files named in a traceback, outermost first (files that exist under `root` only)."""
     found = []
     root = root.resolve()
-    for match in _FRAME.finditer(text):
-        raw = (match.group("py") or match.group("native") or match.group("js") or "").removeprefix("file://")
-        rel = _relative(raw.strip(), root)
+    for raw in frames_in(text):
+        rel = _relative(raw.removeprefix("file://").strip(), root)
         if rel is not None:
             found.append(rel)
     return found

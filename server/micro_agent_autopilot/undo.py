@@ -9,18 +9,17 @@ Every undo, done or refused, is a row in the audit database.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from micro_agent import audit
 from micro_agent import autopilot_db as db
+from micro_agent.commits import parse_candidate
 
 from . import gitops
 from .forge import ForgeError
 from .settings import Settings
 
-_CANDIDATE = re.compile(r"^micro-agent (?P<run>\S+) tier \d+ iteration \d+$")
 
 
 @dataclass
@@ -80,7 +79,7 @@ def _undo_applied(settings: Settings, run: dict) -> UndoResult:
         return refused(f"the run's commits ({ref}) are gone from {repo}, so its fix cannot be told apart; "
                        "restore the file from git by hand")
     commits = [line.split("\0", 1) for line in log.strip().splitlines()]
-    candidates = [(ids.split(), subject) for ids, subject in commits if _CANDIDATE.match(subject)]
+    candidates = [(ids.split(), subject) for ids, subject in commits if parse_candidate(subject)]
     if not candidates:
         return refused(f"{ref} holds no candidate of run {run_id[:8]}: nothing to undo")
     tip = candidates[0][0][0]

@@ -10,7 +10,6 @@ import argparse
 import csv
 import io
 import json
-import re
 import sqlite3
 import subprocess
 from datetime import datetime
@@ -22,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from micro_agent import audit
+from micro_agent.commits import CANDIDATE_SUBJECT, candidate_prefix
 from micro_agent.config import CONFIG_FILE_NAME, ConfigError, find_project_root
 from micro_agent.outcomes import OUTCOMES
 from micro_agent.run_settings import project_settings
@@ -31,7 +31,6 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 OUTCOME_STYLES = {word: info.colour for word, info in OUTCOMES.items()}
 STATUS_STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
-CANDIDATE_SUBJECT = re.compile(r"^micro-agent (?P<run>\S+) tier (?P<tier>\d+) iteration (?P<iteration>\d+)$")
 
 
 class UsageProblem(Exception):
@@ -384,7 +383,7 @@ def candidate_commits(repo: Path, run_id: str) -> list[tuple[str, str, str]] | N
     Streams `git log` and stops at the run's base (its seed commit, or the first commit that is not the
     run's), so the project's history behind it is never read.
     """
-    own = f"micro-agent {run_id} "
+    own = candidate_prefix(run_id)
     command = ["git", "-c", "core.quotepath=off", "-C", str(repo), "log", "--first-parent",
                "--format=%H%x00%P%x00%s", f"{REF_PREFIX}{run_id}", "--"]
     try:

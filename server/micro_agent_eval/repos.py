@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from pathlib import Path
+
+from micro_agent.git import git
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "micro-agent eval", "GIT_AUTHOR_EMAIL": "eval@micro-agent.invalid",
                 "GIT_COMMITTER_NAME": "micro-agent eval", "GIT_COMMITTER_EMAIL": "eval@micro-agent.invalid"}
@@ -23,10 +23,9 @@ def make_repo(files: dict[str, bytes], parent: Path | None, prefix: str) -> Path
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     write_files(folder, files)
     (folder / ".gitignore").write_text(".micro-agent/\ntarget/\nnode_modules/\n__pycache__/\n.pytest_cache/\n")
-    env = {**os.environ, **GIT_IDENTITY}
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                ["git", "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", "eval task"]):
-        subprocess.run(cmd, cwd=folder, check=True, env=env, capture_output=True)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["commit", "-q", "--no-verify", "--no-gpg-sign", "-m", "eval task"]):
+        git(args, folder, env=GIT_IDENTITY)
     return folder
 
 

@@ -14,6 +14,7 @@ from typing import Callable
 from pathlib import Path, PurePosixPath
 
 from lsprotocol import types
+from micro_agent.languages import test_definition_line
 from micro_agent.reports import TestReport
 
 from .edits import column_units, split_lines
@@ -53,18 +54,12 @@ def name_candidates(test_name: str) -> list[str]:
 
 
 def definition_line(text: str, test_name: str) -> int | None:
-    """The 0-based line where `test_name` is defined in `text` (Python, JS/TS, Rust), else None."""
+    """The 0-based line where `test_name` is defined in `text` (by the registered languages' patterns), else None."""
     lines = split_lines(text)
     for candidate in reversed(name_candidates(test_name)):
-        quoted = re.escape(candidate)
-        patterns = [
-            rf"^\s*(?:async\s+)?def\s+{quoted}\s*\(",  # python
-            rf"^\s*(?:pub\s+)?(?:async\s+)?fn\s+{quoted}\s*\(",  # rust
-            rf"\b(?:test|it|specify)(?:\.\w+)*\s*\(\s*(['\"`]){quoted}\1",  # js / ts
-        ]
-        for index, line in enumerate(lines):
-            if any(re.search(p, line) for p in patterns):
-                return index
+        line = test_definition_line(lines, candidate)
+        if line is not None:
+            return line
     return None
 
 

@@ -25,10 +25,10 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..languages import is_test_file, language_of
 from ..reports import TestReport
 from .base import COLLECTION, COMPILE, Runner, TestRunner
 from .cargo import CargoRunner
-from .conventions import is_test_file, language_of
 from .detect import detect_test_command, find_target_for_test, find_test_files
 from .generic import GenericRunner, failure_from_output
 from .jest import JestRunner

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from ..reports import TestFailure
 from . import shell
 from .base import COLLECTION, Parsed, Prepared
-from .conventions import JS_FAMILY, is_test_file
+from ..languages import is_test_file
+from ..langs.javascript import SUFFIXES as JS_SUFFIXES
 from .process import ProcessResult
 from .text import cap, drop_frames, first_line, js_locations, pick_location, relative_path
 
@@ -112,7 +113,7 @@ def _failure(case: ET.Element, problem: ET.Element, suites: list[str], cwd: Path
 
 
 def _is_file(name: str) -> bool:
-    return name.startswith("/") and PurePosixPath(name).suffix in JS_FAMILY
+    return name.startswith("/") and PurePosixPath(name).suffix in JS_SUFFIXES
 
 
 def _file_failure(path: str, text: str, cwd: Path, output: str) -> TestFailure:
