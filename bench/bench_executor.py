@@ -34,20 +34,12 @@ from micro_agent.config import Budget, RoleModels, RunRequest, Tier  # noqa: E40
 from micro_agent.executor import ExecutorConfig, ExecutorUnavailable, make_executor  # noqa: E402
 from micro_agent.fixjob import pack  # noqa: E402
 
-BUGGY = "def add(a, b):\n    return a - b\n"
-FIXED = "def add(a, b):\n    return a + b\n"
-TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+from bench_engine import FIXED, make_repo as make_calc_repo  # noqa: E402  the same small job as bench_engine's
 
 
 def make_repo(path: Path) -> tuple[Path, str]:
-    (path / "tests").mkdir(parents=True)
-    (path / "calc.py").write_text(BUGGY)
-    (path / "conftest.py").write_text("")
-    (path / "tests" / "test_calc.py").write_text(TESTS)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=path, check=True, env=env)
+    """bench_engine's buggy calculator repo, and its base commit (a job carries it as a bundle)."""
+    make_calc_repo(path)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True)
     return path, head.stdout.strip()
 

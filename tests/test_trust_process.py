@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, CALC_BUGGY, CALC_FIXED, CALC_TESTS, cmd_for_tests, fenced, make_repo, micro_agent
+from process_support import CALC_SLEEPS, alive
 from micro_agent import audit
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; signals are POSIX")
@@ -27,33 +28,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; si
 CALC_WRONG = CALC_BUGGY.replace("return a - b", "return a * b")
 CALC_WRONG_TOO = CALC_BUGGY.replace("return a - b", "return b - a")
 CALC_HANGS = CALC_BUGGY.replace("    return a - b", "    while True:  # never ends\n        pass")
-# A candidate whose tests hang: the test process and a grandchild write their pids, then sleep.
-CALC_SLEEPS = '''import os
-import subprocess
-import time
-
-
-def add(a, b):
-    child = subprocess.Popen(["sleep", "300"])
-    with open(os.environ["PIDS_FILE"], "w") as pids:
-        pids.write(f"{os.getpid()} {child.pid}\\n")
-    time.sleep(300)
-
-
-def mul(a, b):
-    return a * b
-'''
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (in a container, pid 1 may never reap what it inherits)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def wait_until(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

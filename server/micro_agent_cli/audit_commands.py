@@ -23,6 +23,7 @@ from rich.text import Text
 from micro_agent import audit
 from micro_agent.commits import CANDIDATE_SUBJECT, candidate_prefix
 from micro_agent.config import CONFIG_FILE_NAME, ConfigError, find_project_root
+from micro_agent.git import GitError, run_git
 from micro_agent.outcomes import OUTCOMES
 from micro_agent.run_settings import project_settings
 from micro_agent.workspace import REF_PREFIX
@@ -409,12 +410,12 @@ def candidate_commits(repo: Path, run_id: str) -> list[tuple[str, str, str]] | N
 
 
 def _git(repo: Path, *args: str) -> str | None:
+    """git's output in `repo` (through the one git helper), None when git is missing or the command fails."""
     try:
-        done = subprocess.run(["git", "-c", "core.quotepath=off", "-C", str(repo), *args],
-                              capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        done = run_git(list(args), repo, timeout=30)
+    except GitError:
         return None
-    return done.stdout if done.returncode == 0 else None
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
 
 
 # ---------------------------------------------------------------- export

@@ -16,33 +16,9 @@ from pathlib import Path
 
 import pytest
 from lsp_support import calc_repo, execute, fenced, server_env, start_client, unique, uri, wait_for
+from process_support import CALC_SLEEPS, alive
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; signals are POSIX")
-
-CALC_SLEEPS = '''import os
-import subprocess
-import time
-
-
-def add(a, b):
-    child = subprocess.Popen(["sleep", "300"])
-    with open(os.environ["PIDS_FILE"], "w") as pids:
-        pids.write(f"{os.getpid()} {child.pid}\\n")
-    time.sleep(300)
-
-
-def mul(a, b):
-    return a * b
-'''
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (in a container, pid 1 may never reap what it inherits)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def read_pids(path: Path) -> list[int] | None:
