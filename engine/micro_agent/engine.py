@@ -277,7 +277,7 @@ class _Loop:
                 raise
             result.cost_usd += self.budget.spent_usd - cost_before
             attempts.append(attempt)
-            self._finished(index, tier, attempt, self.budget.spent_usd - cost_before, started)
+            self._finished(index, tier, attempt, self.budget.spent_usd - cost_before, started, state.librarian_notes)
             if attempt.status == "passed" or ended_early:
                 break
             if _same_infra_error_twice(attempts, last):
@@ -285,12 +285,14 @@ class _Loop:
         self.ended_because.append(ended_because)
         return attempts, ended_because, last
 
-    def _finished(self, index: int, tier: Tier, attempt: Attempt, cost: float, started: float) -> None:
+    def _finished(self, index: int, tier: Tier, attempt: Attempt, cost: float, started: float,
+                  librarian_notes: str = "") -> None:
         self.emit(IterationFinished(
             run_id=self.req.run_id, tier_index=index, tier_name=tier.name, tier_mode=tier.mode,
             model=tier.models.artisan, iteration=attempt.iteration, change_summary=attempt.change_summary,
             test_status=attempt.status, failed_tests=attempt.failed_tests, error_messages=attempt.error_messages,
-            cost_usd=cost, duration_ms=int((time.monotonic() - started) * 1000), commit=attempt.commit))
+            cost_usd=cost, duration_ms=int((time.monotonic() - started) * 1000), commit=attempt.commit,
+            librarian_notes=librarian_notes))
 
     # ------------------------------------------------------------------ one iteration
     def iteration(self, index: int, tier: Tier, iteration: int,

@@ -119,6 +119,7 @@ class IterationFinished(_Event):
     cost_usd: float
     duration_ms: int
     commit: str | None = None
+    librarian_notes: str = ""  # full mode: what the librarian's analysis found this iteration
 
 
 class Escalated(_Event):

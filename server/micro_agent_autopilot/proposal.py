@@ -107,6 +107,10 @@ def commit_message(target: str, failing: list[Failing], report: RunReport, evide
         lines.append(f"  {evidence.start_note}")
     if evidence.escalations:
         lines += [f"  {e.from_tier} → {e.to_tier}: {e.reason}" for e in evidence.escalations]
+    if notes := next((a.librarian_notes for a in reversed(evidence.attempts) if a.librarian_notes), ""):
+        shown = notes if len(notes) <= 1200 else notes[:1200] + " …"
+        lines.append("  The librarian's analysis (full mode):")
+        lines += [f"    {line}" for line in shown.strip().splitlines()]
     tried = len(evidence.attempts)
     lines.append(f"  {tried} attempt{'s' if tried != 1 else ''}; solved by {tier}.")
     lines += ["", "What changed:"]

@@ -117,3 +117,21 @@ def test_an_empty_autopilot_section_is_the_defaults(tmp_path):
     path = tmp_path / "micro-agent.yml"
     path.write_text("autopilot:\n")
     assert load_project_config(path).autopilot is None
+
+
+def test_the_commit_message_says_what_the_librarians_analysis_found():
+    from micro_agent.events import IterationFinished
+    from micro_agent.reports import RunReport, TierResult
+    from micro_agent_autopilot.proposal import Evidence, Failing, commit_message
+
+    attempt = IterationFinished(run_id="r", tier_index=0, tier_name="full", tier_mode="full", model="m",
+                                iteration=1, change_summary="calc.py: a - b became a + b", test_status="passed",
+                                failed_tests=[], error_messages=[], cost_usd=0.0, duration_ms=1,
+                                librarian_notes="add subtracts instead of adding.")
+    report = RunReport(run_id="r", target="calc.py", test_command="t", outcome="success", solved_by_tier="full",
+                       tiers=[TierResult(index=0, name="full", mode="full", models={"artisan": "m"},
+                                         max_iterations=1, iterations=1, solved=True)])
+    message = commit_message("calc.py", [Failing("tests/test_calc.py::test_add", "assert -1 == 5")], report,
+                             Evidence([attempt], []))
+    analysis = message.split("What the analysis found:")[1].split("What changed:")[0]
+    assert "The librarian's analysis (full mode):" in analysis and "add subtracts instead of adding." in analysis

@@ -215,3 +215,12 @@ def test_a_working_copy_that_cannot_be_made_is_a_workspace_error(project):
     req = request(project, tier("a", "simple", 3, "m/a")).model_copy(update={"run_id": "two..dots"})
     report, _ = run(req, ScriptedModel({}))
     assert report.outcome == "error" and report.message.startswith("run id 'two..dots' is not usable in a git ref")
+
+
+def test_a_full_iteration_carries_the_librarians_analysis_to_its_event(project):
+    model = ScriptedModel({"m/full": ["ANALYSIS: add subtracts instead of adding.\nFILES: calc.py",
+                                      fenced(CALC_FIXED), "looks right"]})
+    report, events = run(request(project, tier("full", "full", 1, "m/full")), model)
+    assert report.outcome == "success"
+    finished, = of(IterationFinished, events)
+    assert finished.librarian_notes == "add subtracts instead of adding."
