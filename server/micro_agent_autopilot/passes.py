@@ -304,7 +304,7 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
     db.update_job(conn, job["job_id"], run_id=done.run_id, cost_usd=job["cost_usd"], **where)
     if done.report is None:  # the worker was lost twice, or the job was cancelled
         if done.outcome == "cancelled":
-            db.update_job(conn, job["job_id"], state="queued", message="stopped by a shutdown; runs again at the next start")
+            db.update_job(conn, job["job_id"], state="queued", message="stopped by a shutdown or a pause; runs again at the next start or resume")
         else:
             db.update_job(conn, job["job_id"], state="interrupted", message=done.message)
         return _outcome(job, "interrupted", run_id=done.run_id, message=done.message)
@@ -313,8 +313,8 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
                   solved_by=report.solved_by_tier)
     cost = job["cost_usd"] + report.total_cost_usd
     if report.outcome == "interrupted" and controls is not None and controls.cancelled.is_set():
-        db.update_job(conn, job["job_id"], state="queued", message="stopped by a shutdown; runs again at the next start")
-        return _outcome(job, "interrupted", run_id=run_id, cost_usd=cost, message="stopped by a shutdown")
+        db.update_job(conn, job["job_id"], state="queued", message="stopped by a shutdown or a pause; runs again at the next start or resume")
+        return _outcome(job, "interrupted", run_id=run_id, cost_usd=cost, message="stopped by a shutdown or a pause")
     if report.outcome != "success" or not report.changed_files:
         state = {"budget_exhausted": "budget", "interrupted": "interrupted", "error": "error"}.get(report.outcome,
                                                                                                      "failed")

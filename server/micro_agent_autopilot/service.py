@@ -67,10 +67,25 @@ class Service:
         return not self._resumed.is_set()
 
     def pause(self) -> None:
+        """Start nothing and finish nothing: the runs in flight stop now (Ray tasks are cancelled) and their
+        jobs go back to the queue, for `resume` to run again."""
         self._set_paused(True)
+        with self._lock:
+            running = list(self._running.values())
+        for controls in running:
+            controls.cancel()
 
     def resume(self) -> None:
         self._set_paused(False)
+        conn = self._conn()
+        try:
+            queued = db.queued_jobs(conn)  # what a pause stopped (claimed once: never run twice)
+        finally:
+            conn.close()
+        with self._lock:
+            again = [job for job in queued if job["job_id"] not in self._running]
+        for job in again:
+            self._submit(job)
         wanted, self._pass_wanted = self._pass_wanted, None
         if wanted:
             self.trigger(wanted)

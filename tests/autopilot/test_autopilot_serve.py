@@ -184,3 +184,24 @@ def test_a_new_commit_on_the_base_starts_a_pass_and_a_closed_pull_request_gets_a
         assert len(forge.calls("POST", f"/repos/{REPO}/pulls")) == 3
     finally:
         serve.stop()
+
+
+def test_pause_stops_the_runs_in_flight_and_resume_runs_their_jobs_again(tmp_path, forge, slow_artisan, cli_env):
+    artisan, state = slow_artisan
+    root, _remote = make_project(tmp_path, artisan, forge.url)
+    env = env_for(cli_env)
+    state["delay"] = 120.0  # the model hangs: both jobs are mid-run when the pause comes
+    serve = Serve(root, env)
+    try:
+        serve.wait_for(lambda jobs: len(jobs) == 2 and all(j["state"] == "running" for j in jobs))
+        assert http(serve.url + "/api/pause", "POST")[0] == 200
+        started = time.monotonic()
+        jobs = serve.wait_for(lambda jobs: all(j["state"] == "queued" for j in jobs), timeout=60)
+        assert time.monotonic() - started < 45 and "pause" in jobs[0]["message"]
+        assert forge.calls("POST") == []  # a paused service finishes nothing
+        state["delay"] = 0.0
+        assert http(serve.url + "/api/resume", "POST")[0] == 200
+        jobs = serve.wait_for(lambda jobs: len(jobs) == 2 and all(j["state"] == "proposed" for j in jobs))
+        assert len(forge.calls("POST", f"/repos/{REPO}/pulls")) == 2
+    finally:
+        serve.stop()
