@@ -23,7 +23,6 @@ from .config import ModelPrice
 from .controls import RunInterrupted
 from .model import Deadline, ModelError, ModelReply, Reply, Role
 from .providers import is_local
-from .secrets import redact_messages
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -127,7 +126,6 @@ def complete(model: str, messages: list[dict[str, str]], *, timeout_s: float = C
     again twice with backoff; auth errors, unknown models and nothing listening fail at once.
     The call runs on a daemon thread so a cancel (or Ctrl-C) is honoured within ~0.1 s.
     """
-    messages = redact_messages(messages)  # nothing credential-like ever leaves the machine (docs/privacy.md)
     cancelled = cancelled or threading.Event()
     prices = prices or {}
     started = time.monotonic()

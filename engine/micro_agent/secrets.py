@@ -3,8 +3,8 @@
 Three jobs, all pure except `sendable_files` (it asks git which files are ignored):
 - `sendable_files` drops the files that are never put into a prompt: `.env*`, keys and certificates,
   credentials files, and files git ignores.
-- `redact` replaces credential-like text with `[redacted]`: every prompt (at the one door to the model,
-  `llm.complete`), the audit DB, the CLI's and the language server's logs.
+- `redact` replaces credential-like text with `[redacted]`: every prompt (at the one door to every model,
+  the engine's `_Loop.call`, before the `Model` seam), the audit DB, the CLI's and the language server's logs.
 - `restore` puts the target's own secrets back into a candidate built from the redacted view of the
   file, so `[redacted]` never lands in the user's file.
 

@@ -120,8 +120,6 @@ class PyglsClient:
         return result[0] if result else None
 
     def notify(self, method: str, payload: Any) -> None:
-        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-            payload = {**payload, "message": redact(payload["message"])}
         self._server.protocol.notify(method, payload)
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
