@@ -29,3 +29,12 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def read_pids(path: Path) -> list[int] | None:
+    """The pids a sleeping candidate wrote (None until the whole line is there)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    return [int(p) for p in text.split()] if text.endswith("\n") else None

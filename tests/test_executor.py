@@ -92,8 +92,7 @@ def three_bugs(tmp_path: Path, model_server, **config) -> tuple[Path, str]:
     import json
     import uuid
 
-    from autopilot_support import git
-    from conftest import fenced
+    from conftest import fenced, make_repo
 
     name = f"fixer-{uuid.uuid4().hex[:8]}"
 
@@ -109,14 +108,9 @@ def three_bugs(tmp_path: Path, model_server, **config) -> tuple[Path, str]:
     for target, (buggy, _fixed, test) in BUGS.items():
         files[target] = buggy
         files[f"tests/test_{Path(target).stem}.py"] = test
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    (root / "micro-agent.yml").write_text(json.dumps({"models": {"artisan": f"openai/{name}"},
-                                                      "budget": {"maxIterations": 3}, **config}))
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "bugs")
+    files["micro-agent.yml"] = json.dumps({"models": {"artisan": f"openai/{name}"}, "budget": {"maxIterations": 3},
+                                           **config})
+    make_repo(root, files)
     return root, name
 
 

@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "autopilot"))
 from autopilot_support import BIN_MICRO_AGENT, git  # noqa: E402
-from conftest import fenced, micro_agent  # noqa: E402
+from conftest import fenced, make_repo, micro_agent  # noqa: E402
 
 try:
     import ray  # noqa: F401
@@ -116,16 +116,11 @@ def _project(tmp_path: Path, artisan: str, targets: dict, **policy) -> Path:
     for target, (buggy, _fixed, test) in targets.items():
         files[target] = buggy
         files[f"tests/test_{Path(target).stem}.py"] = test
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
     config = {"models": {"artisan": artisan}, "budget": {"maxIterations": 3},
               "autopilot": {"suite": f"{sys.executable} -m pytest -q tests", "remote": "origin", "base": "main",
                             "policy": {"allowedPaths": ["src/**"], "maxConcurrentRuns": 3, **policy}}}
-    (root / "micro-agent.yml").write_text(json.dumps(config))
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "bugs")
+    files["micro-agent.yml"] = json.dumps(config)
+    make_repo(root, files)
     git(root, "remote", "add", "origin", str(remote))
     git(root, "push", "-q", "origin", "main")
     return root

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, CALC_BUGGY, CALC_FIXED, CALC_TESTS, cmd_for_tests, fenced, make_repo, micro_agent
-from process_support import CALC_SLEEPS, alive
+from process_support import CALC_SLEEPS, alive, read_pids
 from micro_agent import audit
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; signals are POSIX")
@@ -36,14 +36,6 @@ def wait_until(predicate, timeout: float, what: str):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def read_pids(path: Path) -> list[int] | None:
-    try:
-        text = path.read_text()
-    except OSError:
-        return None
-    return [int(p) for p in text.split()] if text.endswith("\n") else None
 
 
 def leftovers(repo: Path, tmp: Path, env: dict[str, str]) -> list[str]:

@@ -16,17 +16,9 @@ from pathlib import Path
 
 import pytest
 from lsp_support import calc_repo, execute, fenced, server_env, start_client, unique, uri, wait_for
-from process_support import CALC_SLEEPS, alive
+from process_support import CALC_SLEEPS, alive, read_pids
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; signals are POSIX")
-
-
-def read_pids(path: Path) -> list[int] | None:
-    try:
-        text = path.read_text()
-    except OSError:
-        return None
-    return [int(p) for p in text.split()] if text.endswith("\n") else None
 
 
 @pytest.fixture
