@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Mode = Literal["simple", "full"]
@@ -145,9 +144,15 @@ def read_mapping(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: file not found"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    if path.suffix == ".json":
+        parse, errors = json.loads, (json.JSONDecodeError,)
+    else:
+        import yaml  # only when there is a YAML file to read: it costs ~12 ms of every start
+
+        parse, errors = yaml.safe_load, (yaml.YAMLError,)
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        data = parse(text)
+    except errors as exc:
         raise ConfigError([f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
     if data is None:
         return {}

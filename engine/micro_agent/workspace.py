@@ -105,6 +105,16 @@ def _owner_pid(worktree: Path) -> int | None:
     return int(parts[2])
 
 
+def _stale_worktree_entries(admin: Path) -> bool:
+    """Whether the repo's `worktrees/` folder names a `micro-agent-*` worktree of a process that is gone:
+    read from the folder, so the usual start (none) costs no `git worktree list`."""
+    try:
+        names = [entry.name for entry in os.scandir(admin / "worktrees")]
+    except OSError:
+        return False
+    return any((pid := _owner_pid(Path(name))) is not None and not _pid_alive(pid) for name in names)
+
+
 def prune_stale(root: Path) -> list[Path]:
     """Remove the `micro-agent-*` worktrees of `root`'s repo left by runs that were killed; returns their paths.
 
@@ -203,8 +213,8 @@ class Workspace:
         repo = _find_repo(root)
         top = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")).resolve()
         try:
-            if repo is not None and repo[2] is not None:
-                made = cls._create_worktree(root, run_id, overlays, disk_at_create, top, repo[0], repo[1], repo[2])
+            if repo is not None and repo.head is not None:
+                made = cls._create_worktree(root, run_id, overlays, disk_at_create, top, repo)
                 if made is not None:
                     return made
             return cls._create_copy(root, run_id, overlays, disk_at_create, top, in_repo=repo is not None)
@@ -215,10 +225,12 @@ class Workspace:
     @classmethod
     def _create_worktree(
         cls, root: Path, run_id: str, overlays: dict[str, str], disk_at_create: dict[str, bytes | None],
-        top: Path, repo: Path, prefix: str, head: str,
+        top: Path, found: _Repo,
     ) -> Workspace | None:
         """The worktree-mode workspace; None (nothing left behind) when `root` is an ignored folder of the repo."""
-        prune_stale(repo)
+        repo, prefix, head = found.top, found.prefix, found.head
+        if _stale_worktree_entries(found.admin):
+            prune_stale(repo)
         git(["worktree", "add", "--quiet", "--detach", str(top), head], repo)
         try:
             path = top / prefix if prefix else top
@@ -503,15 +515,26 @@ def _top_rel(path: Path, top: Path, rel: str) -> str:
     return (path / rel).relative_to(top).as_posix()
 
 
-def _find_repo(root: Path) -> tuple[Path, str, str | None] | None:
-    """(repo top level, root's prefix in it, HEAD sha or None when unborn), or None when root is outside a repo."""
-    found = git_cli.run_git(["rev-parse", "--show-toplevel", "--show-prefix"], root, error=WorkspaceError)
+class _Repo(NamedTuple):
+    top: Path  # the repo's top level
+    prefix: str  # root's folder in it ("" at the top)
+    head: str | None  # HEAD's commit, None when unborn
+    admin: Path  # the common git dir (where `worktrees/` lives)
+
+
+def _find_repo(root: Path) -> _Repo | None:
+    """The repo around `root` in one `git rev-parse`, or None when root is outside a repo."""
+    found = git_cli.run_git(["rev-parse", "--show-toplevel", "--show-prefix", "--git-common-dir", "HEAD^{commit}"],
+                            root, error=WorkspaceError)
     lines = found.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if found.returncode != 0 or not lines or not lines[0]:
-        return None
-    prefix = lines[1].rstrip("/") if len(lines) > 1 else ""
-    head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], root, check=False).strip()
-    return Path(lines[0]).resolve(), prefix, head or None
+    if len(lines) < 3 or not lines[0]:
+        return None  # not a repo (an unborn HEAD still prints the first three lines, then fails)
+    head = lines[3] if found.returncode == 0 and len(lines) > 3 and _is_sha(lines[3]) else None
+    return _Repo(Path(lines[0]).resolve(), lines[1].rstrip("/"), head, (root / lines[2]).resolve())
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def _seed_from_status(repo: Path, top: Path) -> tuple[list[str], list[str]]:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from micro_agent import __version__  # noqa: E402
 from micro_agent.outcomes import EXIT_CODES, outcome_colour  # noqa: E402  (the one outcome table)
 
 EXIT_USAGE = EXIT_CODES["error"]
@@ -43,6 +42,18 @@ def _stop_on_signals() -> None:
             signal.signal(getattr(signal, name), stop)
 
 
+class _Version(argparse.Action):
+    """`--version`: the version is looked up only when asked for (importlib.metadata slows every start)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        import micro_agent
+
+        parser.exit(message=f"micro-agent {micro_agent.__version__}\n")
+
+
 OWN_COMMANDS = ("run", "lsp")  # defined here; the others' parsers come from their modules (imported on demand)
 
 
@@ -54,7 +65,7 @@ def build_parser(faces: bool = True) -> argparse.ArgumentParser:
         epilog="exit status of `run`: 0 solved and applied · 1 not solved · 2 usage/config error or a run already "
                "going on the file · 3 budget spent · 4 solved but not applied (kept on refs/micro-agent/<run>) · "
                "130 interrupted · 143 / 129 stopped by SIGTERM / SIGHUP")
-    parser.add_argument("--version", action="version", version=f"micro-agent {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="fix TARGET until its tests pass",

@@ -123,18 +123,14 @@ def _supervise(proc: subprocess.Popen[bytes], started: float, timeout_s: float,
     buffer = OutputBuffer()
     reader = threading.Thread(target=_pump, args=(proc, buffer), daemon=True)
     reader.start()
+    exited = _exit_event(proc)
     deadline = started + timeout_s
     timed_out = False
-    while True:
-        try:
-            proc.wait(timeout=POLL_S)  # returns the moment the command exits
-            break
-        except subprocess.TimeoutExpired:
-            pass
+    while not exited.wait(POLL_S):  # returns the moment the command exits
         if cancel is not None and cancel.is_set():
             raise RunInterrupted()  # the caller's `finally` kills the group
         if time.monotonic() >= deadline:
-            _interrupt_group(proc, cancel)
+            _interrupt_group(proc, exited, cancel)
             timed_out = True
             break
     _kill_group(proc)  # a background process left in the group would hold the pipe open
@@ -191,7 +187,23 @@ def _start_watchdog(pgid: int) -> Callable[[], None]:
     return release
 
 
-def _interrupt_group(proc: subprocess.Popen[bytes], cancel: threading.Event | None) -> None:
+def _exit_event(proc: subprocess.Popen[bytes]) -> threading.Event:
+    """An event set the moment `proc` exits. `Popen.wait(timeout=...)` polls with sleeps that grow to 50 ms,
+    so a test run looked up to 50 ms longer than it was; a blocking wait on a thread of its own is exact."""
+    exited = threading.Event()
+
+    def wait() -> None:
+        try:
+            proc.wait()
+        finally:
+            exited.set()
+
+    threading.Thread(target=wait, name=f"micro-agent-wait-{proc.pid}", daemon=True).start()
+    return exited
+
+
+def _interrupt_group(proc: subprocess.Popen[bytes], exited: threading.Event,
+                     cancel: threading.Event | None) -> None:
     """SIGINT the group, so a test runner can print where it was, then SIGKILL what is still running."""
     try:
         os.killpg(proc.pid, signal.SIGINT)
@@ -200,11 +212,8 @@ def _interrupt_group(proc: subprocess.Popen[bytes], cancel: threading.Event | No
     try:
         ends = time.monotonic() + TIMEOUT_GRACE_S
         while time.monotonic() < ends and not (cancel is not None and cancel.is_set()):
-            try:
-                proc.wait(timeout=POLL_S)
+            if exited.wait(POLL_S):
                 break
-            except subprocess.TimeoutExpired:
-                pass
     finally:
         _kill_group(proc)
 
