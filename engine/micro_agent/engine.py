@@ -13,7 +13,9 @@ The modules only an iteration needs (prompts, replies, context) are imported at 
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -174,13 +176,15 @@ class _Loop:
             self.ws = ws
             self.report.ref = ws.ref
             self._warm(0)  # while the first tests run
+            # The test files as the seed has them (what every candidate's run sees), read while the tests run.
+            test_files = self.background.submit(self._read_test_files)
             last = self.test(tier_index=None, iteration=0)
             if last.passed:
                 self.report.outcome, self.report.message = "success", "The tests already pass: nothing to fix."
                 return
             if broken := _broken_reason(last, req.target):
                 raise TestsBroken(_broken_message(req.test_command, broken, last))
-            self.test_files = self._read_test_files()
+            self.test_files = test_files.result()
             sections = [req.escalation_context] if req.escalation_context else []
             for index, tier in enumerate(req.tiers):
                 escalation_context = accumulate(sections)
@@ -198,6 +202,10 @@ class _Loop:
         warm = getattr(self.model, "warm", None)  # optional on a Model (model.py)
         if warm is not None:
             warm(self.req.tiers[tier_index].role_models().values())
+        if tier_index == 0:  # the first tests run now, and the loop waits on them: import what an iteration needs
+            full = any(tier.mode == "full" for tier in self.req.tiers)
+            threading.Thread(target=_import_iteration_modules, args=(full,), name="micro-agent-warm-loop",
+                             daemon=True).start()
 
     def _hand_off(self, index: int, escalation_context: str) -> None:
         previous, tier = self.req.tiers[index - 1], self.req.tiers[index]
@@ -417,6 +425,13 @@ class _Loop:
                 break
             files[rel], size = text, size + len(text)
         return files
+
+
+def _import_iteration_modules(full: bool) -> None:
+    """The modules only an iteration needs, imported ahead of it (the core has no import cycles, so an import
+    here and the loop's own at first use cannot deadlock: tests/test_import_graph.py)."""
+    for name in ("prompts", "replies", *(("context",) if full else ())):
+        importlib.import_module(f".{name}", __package__)
 
 
 def _review_notes(review: Future[str] | None, passed: bool) -> str:

@@ -37,6 +37,8 @@ class Renderer:
             handler(redact_value(event))  # test output, errors and reasons are shown redacted
 
     def _live(self, text: str) -> None:
+        if not self.console.is_terminal:  # a pipe or a file shows no live line: no spinner thread, no rich.live
+            return
         line = f"{self.phase} · {text} · ${self.cost:.4f}" if self.phase else text
         if self.status is None:
             self.status = self.console.status(escape(line))
