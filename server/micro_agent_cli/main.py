@@ -51,7 +51,8 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
         import micro_agent
 
-        parser.exit(message=f"micro-agent {micro_agent.__version__}\n")
+        print(f"micro-agent {micro_agent.__version__}")  # on stdout, as argparse's own version action does
+        parser.exit()
 
 
 OWN_COMMANDS = ("run", "lsp")  # defined here; the others' parsers come from their modules (imported on demand)
