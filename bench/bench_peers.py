@@ -1,9 +1,11 @@
 """Micro Agent against its peers: start → first model call and per-iteration overhead, side by side.
 
-Every tool gets the same job: a temp git repo whose `calc.py` subtracts instead of adding, its pytest
-test, and a scripted OpenAI-compatible model (tests/model_server.py, plus server-sent events for the
-peers that stream) that answers instantly with three wrong candidates and then the fix — a 4-iteration
-fix, each tool driven through its real command line as a subprocess:
+Every tool gets the same jobs, each in a temp git repo, with a scripted OpenAI-compatible model
+(tests/model_server.py, plus server-sent events for the peers that stream) that answers instantly:
+- the 4-iteration fix: `calc.py` subtracts instead of adding; three wrong candidates, then the fix;
+- with `--programs N`: N programs with their own pytest suites (examples/eval-suite/py-*, in turn), each
+  fixed on its 2nd call (a reply that only adds a comment, then the task's reference solution).
+Each tool is driven through its real command line as a subprocess:
 
 - Micro Agent: `.venv/bin/micro-agent run calc.py -t CMD --artisan openai/<name>`.
 - Builder.io micro-agent (npm `@builder.io/micro-agent` 0.1.5, installed on first use under
@@ -35,7 +37,7 @@ defaults apart from what driving it needs.
 Median of --repeat rounds; each round runs every tool once, in turn, so that all meet the same load. A tool that cannot be installed or driven prints "skipped: <reason>";
 no number is ever estimated. Nothing touches the repo: every run works in a temp dir.
 
-    .venv/bin/python bench/bench_peers.py [--repeat 3] [--no-install]
+    .venv/bin/python bench/bench_peers.py [--repeat 3] [--programs 12] [--no-install]
 """
 
 from __future__ import annotations

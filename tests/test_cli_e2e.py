@@ -262,3 +262,12 @@ def test_a_failing_critic_never_blocks_a_passing_candidate(calc_repo, model_serv
     assert done.returncode == 0 and report["outcome"] == "success", done.stdout + done.stderr
     assert len(model_server.calls(critic.removeprefix("openai/"))) == 1  # the critic was asked, and failed
     assert (calc_repo / "calc.py").read_text() == CALC_FIXED
+
+
+def test_version_is_printed_on_stdout(tmp_path, cli_env):
+    """`--version` looks the version up only when asked (not at every start), and prints it as argparse does."""
+    from importlib.metadata import version
+
+    done = micro_agent(["--version"], tmp_path, cli_env)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == f"micro-agent {version('micro-agent')}\n"
