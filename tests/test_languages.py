@@ -21,7 +21,7 @@ from micro_agent.prompts import language
 from micro_agent.replies import parse_reply
 from micro_agent.reports import TestFailure, TestReport
 from micro_agent.runners import detect_test_command, find_target_for_test, find_test_files, is_test_file, run_tests
-from micro_agent_autopilot.targets import is_test_code, target_of
+from micro_agent.blame import is_test_code, target_of
 from micro_agent_lsp.diagnostics import definition_line
 
 
@@ -90,6 +90,8 @@ TOY = Language(
     is_test=lambda path: path.name.endswith("_check.toy"),
     subject_stem=lambda path: path.stem.removesuffix("_check"),
     test_command=lambda target, root: f"{sys.executable} toyrun.py {target.stem.removesuffix('_check')}_check.toy",
+    suite_command=lambda root: f"{sys.executable} toyrun.py --all" if (root / "toyrun.py").is_file() else None,
+    suite_rank=1,
     imports=_toy_imports,
     definitions=(r"proc\s+(\w+)",),
     test_definitions=(r"^check\s+{name}\b",),
@@ -143,6 +145,24 @@ def test_a_registered_language_is_picked_up_everywhere(toy: Path) -> None:
     # the autopilot maps a failure to its target by its traceback, and knows test code
     assert is_test_code("calc_check.toy") and not is_test_code("calc.toy")
     assert target_of(failing.failures[0], root) == ("calc.toy", "traceback")
+    # the whole suite (the autopilot's passes, run --all-failing), asked in suite_rank order
+    assert languages.detect_suite(root) == f"{sys.executable} toyrun.py --all"  # toyrun.py outranks the .py rule
+
+
+@pytest.mark.parametrize("files, suite", [
+    ({"Cargo.toml": "", "package.json": "{}", "build.py": ""}, "cargo test"),  # a manifest beats loose .py files
+    ({"package.json": "{}", "conftest.py": ""}, "npm test"),
+    ({"pyproject.toml": ""}, "python -m pytest -q"),
+    ({"tests/test_x.py": "", ".venv/bin/python": "#!/bin/sh\n"}, ".venv/bin/python -m pytest -q"),
+    ({"README.md": ""}, None),
+])
+def test_the_whole_suite_is_detected_from_the_project_files(tmp_path: Path, files: dict[str, str],
+                                                             suite: str | None) -> None:
+    write(tmp_path, files)
+    if (tmp_path / ".venv/bin/python").exists():
+        (tmp_path / ".venv/bin/python").chmod(0o755)
+    found = languages.detect_suite(tmp_path)
+    assert found == suite or (suite == "python -m pytest -q" and found == "python3 -m pytest -q")
 
 
 def test_the_built_in_languages_stay_when_a_language_is_added_and_removed(toy: Path) -> None:

@@ -176,6 +176,16 @@ def test_the_money_left_caps_the_reply(env, model):
     assert "max_tokens" not in env.calls(served)[-1]["body"]  # the budget is not the binding limit
 
 
+def test_a_reasoning_model_is_capped_by_max_completion_tokens(env, model):
+    """OpenAI's o-series refuse `max_tokens`: both paths send `max_completion_tokens` for them."""
+    name = model("o3-mini")
+    served = scripted(env, name, ["ok"])
+    prices = {name: ModelPrice(inputPerMillion=1.0, outputPerMillion=1000.0)}
+    llm.complete(name, MESSAGES, prices=prices, budget=BudgetPool(Budget(**{**NO_LIMITS, "maxCostUsd": 0.05})))
+    body = env.calls(served)[-1]["body"]
+    assert body["max_completion_tokens"] == 49 and "max_tokens" not in body
+
+
 def test_a_prompt_that_alone_costs_more_than_is_left_is_not_sent(env, model):
     name = model("m")
     served = scripted(env, name, ["ok"])

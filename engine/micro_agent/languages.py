@@ -2,9 +2,10 @@
 
 Per language: its file suffixes, the fence tag and name prompts use, its test-file conventions (which files
 are tests, and the stem that links `test_calc.py` / `calc.test.ts` to `calc.py` / `calc.ts`), its one import
-scanner (the librarian's related files and the test ↔ target search both use it), how its test command is
-detected, how its definitions are found (the big-file view's outline and the partial-reply check), where its
-tests are defined (the editor's diagnostics) and how its tracebacks name files (the autopilot's targets).
+scanner (the librarian's related files and the test ↔ target search both use it), how its test command and
+its project's whole suite are detected, how its definitions are found (the big-file view's outline and the
+partial-reply check), where its tests are defined (the editor's diagnostics) and how its tracebacks name
+files (the autopilot's targets).
 
 Every module asks here (`language_for(path)`) instead of keeping its own table. Adding a language is one
 `register(Language(...))` entry plus its runner in runners/ when its output needs parsing
@@ -38,6 +39,10 @@ class Language:
     subject_stem: Callable[[PurePath], str]  # `calc` for `test_calc.py` and `calc.py`: links tests and targets
     # How its runner is detected: (target, root) -> the command that runs its tests; None: no guess.
     test_command: Callable[[Path, Path], str | None] | None = None
+    # root -> the command that runs the project's whole suite (the autopilot's pass, `run --all-failing`);
+    # None: not a project of this language. Asked in `suite_rank` order: a manifest beats loose .py files.
+    suite_command: Callable[[Path], str | None] | None = None
+    suite_rank: int = 100
     # (target, root) -> its test files, best first; default: the test files with the target's subject stem.
     find_tests: Callable[[Path, Path], list[Path]] | None = None
     # (test file, root) -> the source file it tests; default: the closest source file with its subject stem.
@@ -172,6 +177,14 @@ def frames_in(text: str) -> list[str]:
     return [path for _, path in sorted(found)]
 
 
+def detect_suite(root: Path) -> str | None:
+    """The command that runs `root`'s whole suite (`cargo test`, `npm test`, pytest), from the project's files."""
+    for language in sorted(_REGISTRY.values(), key=lambda lang: lang.suite_rank):
+        if language.suite_command is not None and (command := language.suite_command(root)):
+            return command
+    return None
+
+
 def is_support_file(path: str | PurePath) -> bool:
     """conftest.py & co: test code that is no test file."""
     name = PurePath(path).name
@@ -183,7 +196,8 @@ def is_support_file(path: str | PurePath) -> bool:
 register(Language(
     name="python", label="Python", suffixes=python.SUFFIXES, fence="python",
     is_test=python.is_test, subject_stem=python.subject_stem, find_tests=python.find_tests,
-    find_target=python.find_target, test_command=python.test_command, imports=python.imports,
+    find_target=python.find_target, test_command=python.test_command, suite_command=python.suite_command,
+    suite_rank=2, imports=python.imports,
     definitions=python.DEFINITIONS, test_definitions=python.TEST_DEFINITIONS, frames=python.FRAMES,
     support_files=python.SUPPORT_FILES,
 ))
@@ -193,12 +207,14 @@ for _name, _label, _suffixes in (("typescript", "TypeScript", javascript.TYPESCR
         name=_name, label=_label, suffixes=_suffixes, fence=_name, family="js",
         fence_by_suffix={".tsx": "tsx", ".jsx": "jsx"},
         is_test=javascript.is_test, subject_stem=javascript.subject_stem, find_tests=javascript.find_tests,
-        find_target=javascript.find_target, test_command=javascript.test_command, imports=javascript.imports,
+        find_target=javascript.find_target, test_command=javascript.test_command,
+        suite_command=javascript.suite_command, suite_rank=1, imports=javascript.imports,
         definitions=javascript.DEFINITIONS, test_definitions=javascript.TEST_DEFINITIONS, frames=javascript.FRAMES,
     ))
 register(Language(
     name="rust", label="Rust", suffixes=rust.SUFFIXES, fence="rust",
     is_test=rust.is_test, subject_stem=rust.subject_stem, find_tests=rust.find_tests,
-    find_target=rust.find_target, test_command=rust.test_command, imports=rust.imports,
+    find_target=rust.find_target, test_command=rust.test_command, suite_command=rust.suite_command,
+    suite_rank=0, imports=rust.imports,
     definitions=rust.DEFINITIONS, test_definitions=rust.TEST_DEFINITIONS, inline_tests=rust.INLINE_TESTS,
 ))

@@ -229,8 +229,8 @@ def _call(model: str, messages: list[dict[str, str]], timeout_s: float, max_toke
         return _Answer(done.text, done.prompt_tokens, done.completion_tokens)
     litellm = _load()
     kwargs: dict[str, Any] = {"timeout": timeout_s, "max_retries": 0}
-    if max_tokens is not None:
-        kwargs["max_tokens"] = max_tokens
+    if max_tokens is not None:  # the field the direct path sends too (o-series: max_completion_tokens)
+        kwargs[openai_compat.cap_field(model.removeprefix("openai/"))] = max_tokens
     if model.startswith("openai/") and os.environ.get("OPENAI_API_BASE") and not os.environ.get("OPENAI_API_KEY"):
         kwargs["api_key"] = "sk-local"  # an OpenAI-compatible local server: litellm wants a non-empty key
     response = litellm.completion(model=model, messages=messages, **kwargs)

@@ -9,6 +9,7 @@ protocol is written by hand; every other provider goes through litellm. Failures
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -44,6 +45,16 @@ def kind_of_status(status: int) -> str:
     return STATUS_KINDS.get(status) or ("unavailable" if status >= 500 else "error")
 
 
+# OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…) refuse `max_tokens` and take `max_completion_tokens`,
+# as litellm sends for them on its path; every other OpenAI-compatible server takes `max_tokens`.
+_REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)")
+
+
+def cap_field(model: str) -> str:
+    """The body field that caps `model`'s reply."""
+    return "max_completion_tokens" if _REASONING_MODEL.match(model) else "max_tokens"
+
+
 def chat(api_base: str, api_key: str, model: str, messages: list[dict[str, str]], *, timeout_s: float,
          max_tokens: int | None = None) -> Completion:
     """POST {api_base}/chat/completions once (no retries: the caller decides). Raises ChatFailure."""
@@ -54,7 +65,7 @@ def chat(api_base: str, api_key: str, model: str, messages: list[dict[str, str]]
         raise ChatFailure("bad_request", f"the API base {api_base!r} is not an http(s) URL")
     body: dict[str, object] = {"model": model, "messages": messages}
     if max_tokens is not None:
-        body["max_tokens"] = max_tokens
+        body[cap_field(model)] = max_tokens
     connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(url.hostname, url.port, timeout=max(0.001, timeout_s))
     path = url.path + (f"?{url.query}" if url.query else "")

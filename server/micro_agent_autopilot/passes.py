@@ -16,18 +16,18 @@ from pydantic import BaseModel, Field
 
 from micro_agent import autopilot_db as db
 from micro_agent import learning
+from micro_agent.blame import group
 from micro_agent.config import ConfigError
 from micro_agent.controls import Controls
 from micro_agent.dispatch import dispatch_fix
 from micro_agent.events import Escalated, Event, IterationFinished, RunStarted
 from micro_agent.executor import BudgetPool, ExecutorUnavailable, shared_executor
-from micro_agent.runners import run_tests
+from micro_agent.runners import command_for_tests, run_tests
 
 from . import gitops
 from .forge import ForgeError
 from .proposal import Evidence, commit_message, failing_from, policy_refusal, pull_request
-from .settings import Settings, fix_command, selection_command
-from .targets import group
+from .settings import Settings, selection_command
 
 EXIT_OK, EXIT_UNFIXED, EXIT_USAGE, EXIT_BUDGET = 0, 1, 2, 3
 Gate = Callable[[], None]  # blocks while the service is paused; raises GateClosed at shutdown
@@ -276,7 +276,7 @@ def _execute_job(settings: Settings, conn, job: dict, gate: Gate | None, control
 
     evidence = _Evidence()
     with gitops.pass_worktree(settings.root, job["base_commit"]) as tree:
-        command = fix_command(settings.suite, job["tests"], tree)
+        command = command_for_tests(settings.suite, job["tests"], tree)
         job_layer = RunSettings(test_command=command, apply=False, budget=BudgetLimits(maxCostUsd=allot),
                                 learn=False)  # learned below, from the project's database, not the worktree's
         try:

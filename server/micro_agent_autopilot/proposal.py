@@ -9,10 +9,9 @@ import re
 from dataclasses import dataclass
 
 from micro_agent.autopilot_config import AutopilotPolicy
+from micro_agent.blame import first_error_line
 from micro_agent.events import Escalated, IterationFinished
 from micro_agent.reports import RunReport
-
-from .targets import first_error_line
 
 LABEL = "micro-agent"
 

@@ -12,9 +12,8 @@ from micro_agent.config import CONFIG_FILE_NAME, ConfigError, load_tier_file
 from micro_agent.run_settings import (DEFAULTS, ProjectConfig, RunSettings, load_project_config, merge_layers,
                                       tier_file_layer, tier_path)
 from micro_agent.executor import ExecutorConfig, resolve
-from micro_agent.runners import select_runner
-from micro_agent.runners import shell
-from micro_agent.runners.pytest import INVOCATION
+from micro_agent.languages import detect_suite
+from micro_agent.runners import command_for_tests
 
 from .forge import GitHub, connect
 from .gitops import GitError, git, repo_top
@@ -76,32 +75,6 @@ def load(start: Path, config_path: Path | None = None, env: dict[str, str] | Non
                     learn=bool(effective.learn), executor=resolve(project.executor, env=env))
 
 
-def detect_suite(root: Path) -> str | None:
-    """The command that runs the whole suite: pytest, npm test or cargo test, from the project's files."""
-    if (root / "Cargo.toml").is_file():
-        return "cargo test"
-    if (root / "package.json").is_file():
-        return "npm test"
-    python_markers = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
-    if any((root / m).is_file() for m in python_markers) or (root / "tests").is_dir() or any(root.glob("*.py")):
-        for folder in (".venv", "venv"):
-            if (root / folder / "bin" / "python").is_file():
-                return f"{folder}/bin/python -m pytest -q"
-        return "python -m pytest -q"
-    return None
-
-
-def fix_command(suite: str, tests: list[str], cwd: Path) -> str | None:
-    """The command that runs just `tests` the way the suite runs them (pytest only); None: use the suite's
-    detected per-file command."""
-    if select_runner(suite, cwd).name != "pytest":
-        return None
-    match = shell.find(suite, INVOCATION)
-    if match is None or not tests:
-        return None
-    return f"{match.group(0)} -q " + " ".join(shlex.quote(t) for t in tests)
-
-
 def selection_command(suite: str, tests: list[str], cwd: Path) -> str:
     """The suite narrowed to `tests` (an alert's selection): pytest's node ids, else appended to the suite."""
-    return fix_command(suite, tests, cwd) or f"{suite} " + " ".join(shlex.quote(t) for t in tests)
+    return command_for_tests(suite, tests, cwd) or f"{suite} " + " ".join(shlex.quote(t) for t in tests)

@@ -24,8 +24,7 @@ EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 def failing_targets(root: Path, test_command: str, timeout_s: float) -> tuple[dict[str, list[str]], str | None]:
     """(source file -> the failing tests blamed on it, a problem to show instead)."""
-    from micro_agent_autopilot.targets import group  # the autopilot's mapping of failing tests to files
-
+    from micro_agent.blame import group
     from micro_agent.runners import run_tests
 
     report = run_tests(test_command, root, timeout_s=timeout_s)
@@ -61,7 +60,8 @@ def run_many(args: argparse.Namespace, root: Path, flags: RunSettings, flag_prob
     targets = list(args.target)
     tests_for: dict[str, str] = {}  # target -> the command that runs just its failing tests
     if args.all_failing:
-        from micro_agent_autopilot.settings import detect_suite, fix_command
+        from micro_agent.languages import detect_suite
+        from micro_agent.runners import command_for_tests
 
         command = flags.test_command or project.test_command or detect_suite(root)
         if not command:
@@ -70,7 +70,7 @@ def run_many(args: argparse.Namespace, root: Path, flags: RunSettings, flag_prob
         if problem:
             return problems("usage", [problem])
         targets += [t for t in found if t not in targets]
-        tests_for = {t: c for t, names in found.items() if (c := fix_command(command, names, root))}
+        tests_for = {t: c for t, names in found.items() if (c := command_for_tests(command, names, root))}
         if not targets:
             Console(highlight=False).print(f"[green]Nothing fails: `{escape(command)}` passes.[/]")
             return 0

@@ -12,7 +12,7 @@ from micro_agent.run_settings import load_project_config
 from micro_agent.reports import TestFailure
 from micro_agent_autopilot.proposal import changed_lines, glob_regex
 from micro_agent_autopilot.service import verify_signature, wants_pass
-from micro_agent_autopilot.targets import group, target_of
+from micro_agent.blame import group, target_of
 
 TRACEBACK = """def test_total():
 >       assert total([1, 2]) == 3

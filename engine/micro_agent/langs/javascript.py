@@ -104,6 +104,11 @@ def find_target(test_file: Path, root: Path) -> Path | None:
     return imported[0] if imported else None
 
 
+def suite_command(root: Path) -> str | None:
+    """The whole suite of a package at `root`: its `npm test`."""
+    return "npm test" if (root / "package.json").is_file() else None
+
+
 def test_command(target: Path, root: Path) -> str:
     package_dir = nearest_with(target.parent, root, "package.json") or root
     package = read_json(package_dir / "package.json")

@@ -126,6 +126,16 @@ def test_command(target: Path, root: Path) -> str:
     return f"{python} -m pytest -q"
 
 
+SUITE_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
+
+
+def suite_command(root: Path) -> str | None:
+    """The whole suite of a Python project (its packaging or pytest files, a tests/ folder, or .py files)."""
+    if any((root / m).is_file() for m in SUITE_MARKERS) or (root / "tests").is_dir() or any(root.glob("*.py")):
+        return f"{project_python(root)} -m pytest -q"
+    return None
+
+
 def project_python(root: Path) -> str:
     """The project's own virtual environment when it has one (editors often start us without it on
     PATH), else `python` or `python3` from PATH."""

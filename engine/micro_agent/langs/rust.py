@@ -66,6 +66,11 @@ def find_target(test_file: Path, root: Path) -> Path | None:
     return None
 
 
+def suite_command(root: Path) -> str | None:
+    """The whole suite of a crate or workspace at `root`."""
+    return "cargo test" if (root / "Cargo.toml").is_file() else None
+
+
 def test_command(target: Path, root: Path) -> str | None:
     crate = nearest_with(target.parent, root, "Cargo.toml")
     if crate is None:

@@ -35,13 +35,14 @@ from .jest import JestRunner
 from .node import NodeTestRunner
 from .npm import for_command as npm_runner_for
 from .process import ProcessResult, build_env, run_process
-from .pytest import PytestRunner
+from .pytest import PytestRunner, tests_command
 from .vitest import VitestRunner
 
 __all__ = [
     "COLLECTION",
     "COMPILE",
     "CommandTestRunner",
+    "command_for_tests",
     "TestRunner",
     "detect_test_command",
     "find_target_for_test",
@@ -72,6 +73,12 @@ def select_runner(command: str, cwd: Path) -> Runner:
         if runner.matches(command, cwd):
             return runner
     return GenericRunner()
+
+
+def command_for_tests(suite: str, tests: list[str], cwd: Path) -> str | None:
+    """The command that runs just `tests` (the failing tests' ids) the way `suite` runs them: pytest's own
+    invocation with the ids; None for any other runner (the target's detected command is used instead)."""
+    return tests_command(suite, tests) if select_runner(suite, cwd).name == "pytest" else None
 
 
 def runner_name(command: str, cwd: Path) -> str:

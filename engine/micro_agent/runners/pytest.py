@@ -9,6 +9,7 @@ ImportError in the target); 3, 4, 5 and a plain interruption are infra errors.
 from __future__ import annotations
 
 import re
+import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -27,6 +28,14 @@ CONFTEST_ERROR = "ImportError while loading conftest"
 _PYTEST_ENTRY = re.compile(r"^(?P<path>[^\s:<>][^:\n]*\.py):(?P<line>\d+):(?: |$)", re.MULTILINE)
 _NATIVE_ENTRY = re.compile(r'File "(?P<path>[^"]+\.py)", line (?P<line>\d+)')
 _ENTRY_HEADER = re.compile(r"^(?P<path>\S[^:\n]*):\d+: in ")
+
+
+def tests_command(command: str, tests: list[str]) -> str | None:
+    """`command`'s pytest invocation running just `tests` (node ids), or None when it has none."""
+    match = shell.find(command, INVOCATION)
+    if match is None or not tests:
+        return None
+    return f"{match.group(0)} -q " + " ".join(shlex.quote(t) for t in tests)
 
 
 class PytestRunner:

@@ -2,7 +2,8 @@
 
 First the traceback: the deepest frame inside the project that is not test code. Then the naming
 conventions the runners know (`tests/test_calc.py` → `calc.py`, `math.test.ts` → `math.ts`). A test whose
-target cannot be named is reported as unmapped, never guessed.
+target cannot be named is reported as unmapped, never guessed. The autopilot's passes and
+`micro-agent run --all-failing` both ask here.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from micro_agent.languages import frames_in, is_support_file, is_test_file
-from micro_agent.reports import TestFailure
-from micro_agent.runners import find_target_for_test
+from .languages import frames_in, is_support_file, is_test_file
+from .reports import TestFailure
+from .runners import find_target_for_test
 
 _TEST_FOLDERS = frozenset({"tests", "test", "testing", "__tests__", "spec"})
 
