@@ -7,7 +7,7 @@ BudgetExhausted, RunInterrupted, TestsBroken, ModelUnavailable, WorkspaceError, 
 
 Its seams (model.py, runners/base.py): `model` answers the roles' calls, `tests` runs the test command;
 the defaults are the real providers and runners, `scripted.py` has in-process ones for fast tests.
-The modules only an iteration needs (prompts, replies, context) are imported at their first use.
+The modules only an iteration needs (prompts, replies, context) are imported while the first tests run.
 """
 
 from __future__ import annotations

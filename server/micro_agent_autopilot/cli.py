@@ -98,10 +98,7 @@ def _once(settings, args) -> int:
     if paused:
         report = PassReport(outcome="paused", suite=settings.suite,
                             message="the autopilot is paused: nothing was started (`micro-agent autopilot resume`)")
-    else:
-        from micro_agent import llm
-
-        llm.warm()
+    else:  # each fix run warms its own tier's model client while its first tests run (litellm only if needed)
         report = run_pass(settings, trigger="once")
     if args.json:
         print(json.dumps({**report.model_dump(), "exit_code": report.exit_code}, indent=2))
