@@ -42,6 +42,34 @@ def fenced(code: str, lang: str = "python") -> str:
     return f"Here is the fix.\n```{lang}\n{code}```\n"
 
 
+# Three independent bugs for the several-target runs (local pool and Ray): target -> (buggy, fixed, its test).
+THREE_BUGS = {
+    "src/calc.py": ("def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n",
+                    "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"),
+    "src/stats.py": ("def mean(v):\n    return sum(v) / (len(v) + 1)\n", "def mean(v):\n    return sum(v) / len(v)\n",
+                     "from src.stats import mean\n\n\ndef test_mean():\n    assert mean([2, 4]) == 3\n"),
+    "src/text.py": ("def shout(s):\n    return s.lower()\n", "def shout(s):\n    return s.upper()\n",
+                    "from src.text import shout\n\n\ndef test_shout():\n    assert shout('hi') == 'HI'\n"),
+}
+
+
+def bug_files(bugs: dict[str, tuple[str, str, str]]) -> dict[str, str]:
+    """A project's files for `bugs`: each buggy target and its test, a conftest.py and a .gitignore."""
+    files = {"conftest.py": "", ".gitignore": ".micro-agent/\n__pycache__/\n"}
+    for target, (buggy, _fixed, test) in bugs.items():
+        files[target] = buggy
+        files[f"tests/test_{Path(target).stem}.py"] = test
+    return files
+
+
+def fix_what_is_shown(request: dict) -> str:
+    """A scripted reply that fixes whichever of THREE_BUGS the artisan's prompt shows."""
+    for target, (_buggy, fixed, _test) in THREE_BUGS.items():
+        if f"## File to fix: {target}" in request["prompt"]:
+            return fenced(fixed)
+    return "I do not know this file."
+
+
 TEST_CACHE = Path(os.environ.get("MICRO_AGENT_TEST_CACHE", Path.home() / ".cache" / "micro-agent-tests"))
 
 

@@ -13,6 +13,8 @@ from autopilot_support import artisan, make_project, micro_agent  # noqa: E402,F
 
 from micro_agent.executor import BudgetPool, ExecutorConfig, resolve
 
+from conftest import THREE_BUGS as BUGS  # noqa: E402
+
 
 def test_flags_win_over_ray_address_which_wins_over_the_config():
     ray_cfg = ExecutorConfig(kind="ray", address="ray://cfg:10001")
@@ -77,37 +79,17 @@ def test_an_unknown_executor_kind_in_the_config_is_named(tmp_path, artisan, cli_
     assert done.returncode == 2 and "executor.kind" in done.stderr, done.stderr
 
 
-BUGS = {  # target -> (buggy, fixed, its test)
-    "src/calc.py": ("def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n",
-                    "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"),
-    "src/stats.py": ("def mean(v):\n    return sum(v) / (len(v) + 1)\n", "def mean(v):\n    return sum(v) / len(v)\n",
-                     "from src.stats import mean\n\n\ndef test_mean():\n    assert mean([2, 4]) == 3\n"),
-    "src/text.py": ("def shout(s):\n    return s.lower()\n", "def shout(s):\n    return s.upper()\n",
-                    "from src.text import shout\n\n\ndef test_shout():\n    assert shout('hi') == 'HI'\n"),
-}
-
-
 def three_bugs(tmp_path: Path, model_server, **config) -> tuple[Path, str]:
     """A git project with three independent bugs, and the scripted model that fixes whichever file it is shown."""
     import json
     import uuid
 
-    from conftest import fenced, make_repo
+    from conftest import bug_files, fix_what_is_shown, make_repo
 
     name = f"fixer-{uuid.uuid4().hex[:8]}"
-
-    def fixer(request: dict) -> str:
-        for target, (_buggy, fixed, _test) in BUGS.items():
-            if f"## File to fix: {target}" in request["prompt"]:
-                return fenced(fixed)
-        return "I do not know this file."
-
-    model_server.script(name, [fixer])
+    model_server.script(name, [fix_what_is_shown])
     root = tmp_path / "proj"
-    files = {"conftest.py": "", ".gitignore": ".micro-agent/\n__pycache__/\n"}
-    for target, (buggy, _fixed, test) in BUGS.items():
-        files[target] = buggy
-        files[f"tests/test_{Path(target).stem}.py"] = test
+    files = bug_files(BUGS)
     files["micro-agent.yml"] = json.dumps({"models": {"artisan": f"openai/{name}"}, "budget": {"maxIterations": 3},
                                            **config})
     make_repo(root, files)

@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "autopilot"))
 from autopilot_support import BIN_MICRO_AGENT, git  # noqa: E402
-from conftest import fenced, make_repo, micro_agent  # noqa: E402
+from conftest import THREE_BUGS as BUGS, bug_files, fenced, fix_what_is_shown, make_repo, micro_agent  # noqa: E402
 
 try:
     import ray  # noqa: F401
@@ -37,14 +37,6 @@ except ImportError:
 RAY_BIN = str(Path(sys.executable).parent / "ray")
 # A cluster of the test's own: no token (a ~/.ray/auth_token left by another Ray would switch auth on), no stats.
 NO_AUTH = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-BUGS = {  # target -> (buggy, fixed, test)
-    "src/calc.py": ("def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n",
-                    "from src.calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"),
-    "src/stats.py": ("def mean(v):\n    return sum(v) / (len(v) + 1)\n", "def mean(v):\n    return sum(v) / len(v)\n",
-                     "from src.stats import mean\n\n\ndef test_mean():\n    assert mean([2, 4]) == 3\n"),
-    "src/text.py": ("def shout(s):\n    return s.lower()\n", "def shout(s):\n    return s.upper()\n",
-                    "from src.text import shout\n\n\ndef test_shout():\n    assert shout('hi') == 'HI'\n"),
-}
 
 
 def _free_port() -> int:
@@ -112,10 +104,7 @@ def _project(tmp_path: Path, artisan: str, targets: dict, **policy) -> Path:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     root = tmp_path / "proj"
-    files = {"conftest.py": "", ".gitignore": ".micro-agent/\n__pycache__/\n"}
-    for target, (buggy, _fixed, test) in targets.items():
-        files[target] = buggy
-        files[f"tests/test_{Path(target).stem}.py"] = test
+    files = bug_files(targets)
     config = {"models": {"artisan": artisan}, "budget": {"maxIterations": 3},
               "autopilot": {"suite": f"{sys.executable} -m pytest -q tests", "remote": "origin", "base": "main",
                             "policy": {"allowedPaths": ["src/**"], "maxConcurrentRuns": 3, **policy}}}
@@ -124,13 +113,6 @@ def _project(tmp_path: Path, artisan: str, targets: dict, **policy) -> Path:
     git(root, "remote", "add", "origin", str(remote))
     git(root, "push", "-q", "origin", "main")
     return root
-
-
-def _fixer(request: dict) -> str:
-    for target, (_buggy, fixed, _test) in BUGS.items():
-        if f"## File to fix: {target}" in request["prompt"]:
-            return fenced(fixed)
-    return "I do not know this file."
 
 
 def _attempts(db: Path) -> dict[str, tuple[str, int]]:
@@ -149,7 +131,7 @@ def _ray_tasks(address: str) -> list:
 def test_a_pass_runs_three_jobs_on_ray_and_proposes_three_fixes(tmp_path, ray_cluster, model_server, cli_env):
     address, dashboard = ray_cluster
     artisan = f"fixer-{uuid.uuid4().hex[:8]}"
-    model_server.script(artisan, [_fixer])
+    model_server.script(artisan, [fix_what_is_shown])
     root = _project(tmp_path, f"openai/{artisan}", BUGS)
     env = {**cli_env, "RAY_ADDRESS": address, **NO_AUTH}
 
@@ -233,7 +215,7 @@ def _attempts_safe(db: Path) -> dict:
 def test_run_all_failing_on_ray_applies_the_three_fixes(tmp_path, ray_cluster, model_server, cli_env):
     address, _dashboard = ray_cluster
     artisan = f"fixer-{uuid.uuid4().hex[:8]}"
-    model_server.script(artisan, [_fixer])
+    model_server.script(artisan, [fix_what_is_shown])
     root = _project(tmp_path, f"openai/{artisan}", BUGS)
     done = micro_agent(["run", "--all-failing", "-t", f"{sys.executable} -m pytest -q tests", "--json",
                         "--ray-address", address, "--jobs", "3"], root, {**cli_env, **NO_AUTH}, timeout=400)
